@@ -1,0 +1,235 @@
+/*
+ * rstlab.Capture: packets captured on a host's interfaces, as Lua tables.
+ *
+ * The core stores every decoded packet; this binding wakes the actor that
+ * waits for packet number i as soon as it is stored, so expectations match
+ * packets as they arrive instead of after the fact.
+ */
+#include "private.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+struct lcap {
+	struct rsl_capture *cap;    /* owned */
+	struct rsl_waiter w;
+	size_t want;                /* the waiter wants this many packets */
+};
+
+static struct lcap *check_cap(lua_State *L, int idx)
+{
+	return luaL_checkudata(L, idx, RSL_MT_CAPTURE);
+}
+
+static void on_packet(struct rsl_capture *cap, size_t index, void *ud)
+{
+	struct lcap *lc = ud;
+	if (rsl_waiter_busy(&lc->w) && index + 1 >= lc->want)
+		rsl_waiter_wake(&lc->w, "ready");
+}
+
+/* capture(host, ifname, filter, label) -> Capture | nil, msg, code.
+ * A bad filter raises: it is a script error, not a network failure. */
+static int lcap_new(lua_State *L)
+{
+	struct rsl_engine *eng = rsl_engine_get(L);
+	const char *ifname = luaL_checkstring(L, 2);
+	const char *filter = luaL_optstring(L, 3, NULL);
+	const char *label = luaL_optstring(L, 4, NULL);
+	struct lcap *lc = lua_newuserdatauv(L, sizeof *lc, 0);
+	lc->cap = NULL;
+	lc->want = 0;
+	rsl_waiter_init(&lc->w, eng);
+	luaL_setmetatable(L, RSL_MT_CAPTURE);
+	lc->cap = rsl_capture_new(eng->loop, on_packet, lc);
+	if (lc->cap == NULL)
+		return luaL_error(L, "out of memory");
+	int saved = rsl_host_enter(L, 1);
+	int rc = rsl_capture_add(lc->cap, ifname, filter, label);
+	rsl_host_leave(L, saved);
+	if (rc == RSL_EINVAL)
+		return luaL_error(L, "%s", rsl_capture_error(lc->cap));
+	if (rc != RSL_OK) {
+		lua_pushnil(L);
+		lua_pushstring(L, rsl_capture_error(lc->cap));
+		lua_pushstring(L, "ECAPTURE");
+		return 3;
+	}
+	return 1;
+}
+
+/* cap:add(host, ifname, filter, label) -> true | nil, msg: one more
+ * interface into the same timeline. */
+static int lcap_add(lua_State *L)
+{
+	struct lcap *lc = check_cap(L, 1);
+	const char *ifname = luaL_checkstring(L, 3);
+	int saved = rsl_host_enter(L, 2);
+	int rc = rsl_capture_add(lc->cap, ifname, luaL_optstring(L, 4, NULL),
+	                         luaL_optstring(L, 5, NULL));
+	rsl_host_leave(L, saved);
+	if (rc == RSL_EINVAL)
+		return luaL_error(L, "%s", rsl_capture_error(lc->cap));
+	if (rc != RSL_OK) {
+		lua_pushnil(L);
+		lua_pushstring(L, rsl_capture_error(lc->cap));
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* cap:count() -> packets stored so far (reads what the kernel holds first) */
+static int lcap_count(lua_State *L)
+{
+	struct lcap *lc = check_cap(L, 1);
+	rsl_capture_drain(lc->cap);
+	lua_pushinteger(L, (lua_Integer)rsl_capture_count(lc->cap));
+	return 1;
+}
+
+static void push_packet(lua_State *L, struct lcap *lc, size_t i)
+{
+	const struct rsl_packet *p = rsl_capture_packet(lc->cap, i);
+	char flags[16];
+	lua_createtable(L, 0, 20);
+	lua_pushinteger(L, (lua_Integer)i + 1);
+	lua_setfield(L, -2, "index");
+	lua_pushnumber(L, p->ts);
+	lua_setfield(L, -2, "ts");
+	rsl_push_ip_port(L, p->family, p->src, p->sport);
+	lua_setfield(L, -2, "src");
+	rsl_push_ip_port(L, p->family, p->dst, p->dport);
+	lua_setfield(L, -2, "dst");
+	lua_pushstring(L, rsl_flags_format(p->flags, flags, sizeof flags));
+	lua_setfield(L, -2, "flags");
+	lua_pushinteger(L, p->seq);
+	lua_setfield(L, -2, "seq");
+	lua_pushinteger(L, p->ack);
+	lua_setfield(L, -2, "ack");
+	lua_pushinteger(L, p->win);
+	lua_setfield(L, -2, "win");
+	lua_pushinteger(L, p->len);
+	lua_setfield(L, -2, "len");
+	lua_pushinteger(L, p->ttl);
+	lua_setfield(L, -2, "ttl");
+	if (p->mss >= 0) {
+		lua_pushinteger(L, p->mss);
+		lua_setfield(L, -2, "mss");
+	}
+	if (p->wscale >= 0) {
+		lua_pushinteger(L, p->wscale);
+		lua_setfield(L, -2, "wscale");
+	}
+	lua_pushboolean(L, p->sack_ok);
+	lua_setfield(L, -2, "sackok");
+	if (p->has_ts) {
+		lua_pushinteger(L, p->ts_val);
+		lua_setfield(L, -2, "tsval");
+		lua_pushinteger(L, p->ts_ecr);
+		lua_setfield(L, -2, "tsecr");
+	}
+	lua_createtable(L, p->nsack, 0);
+	for (int k = 0; k < p->nsack; k++) {
+		lua_createtable(L, 2, 0);
+		lua_pushinteger(L, p->sack[k][0]);
+		lua_rawseti(L, -2, 1);
+		lua_pushinteger(L, p->sack[k][1]);
+		lua_rawseti(L, -2, 2);
+		lua_rawseti(L, -2, k + 1);
+	}
+	lua_setfield(L, -2, "sack");
+	lua_pushstring(L, rsl_capture_packet_iface(lc->cap, i));
+	lua_setfield(L, -2, "iface");
+}
+
+/* cap:packet(i) -> table | nil (1-based) */
+static int lcap_packet(lua_State *L)
+{
+	struct lcap *lc = check_cap(L, 1);
+	lua_Integer i = luaL_checkinteger(L, 2);
+	if (i < 1 || (size_t)i > rsl_capture_count(lc->cap))
+		return 0;
+	push_packet(L, lc, (size_t)i - 1);
+	return 1;
+}
+
+/* cap:wait(i, timeout) -> "ready" | "timeout" | "closed": park until
+ * packet i has been stored (yields only when it has not). */
+static int lcap_wait(lua_State *L)
+{
+	struct lcap *lc = check_cap(L, 1);
+	lua_Integer i = luaL_checkinteger(L, 2);
+	double timeout = luaL_optnumber(L, 3, -1);
+	rsl_capture_drain(lc->cap);
+	if (i >= 1 && (size_t)i <= rsl_capture_count(lc->cap)) {
+		lua_pushstring(L, "ready");
+		return 1;
+	}
+	lc->want = (size_t)i;
+	return rsl_waiter_wait(L, &lc->w, 1, "this capture", -1, 0, timeout);
+}
+
+/* cap:write(path) -> true | nil, msg */
+static int lcap_write(lua_State *L)
+{
+	struct lcap *lc = check_cap(L, 1);
+	rsl_capture_drain(lc->cap);
+	if (rsl_capture_write(lc->cap, luaL_checkstring(L, 2)) != RSL_OK) {
+		lua_pushnil(L);
+		lua_pushstring(L, rsl_capture_error(lc->cap));
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* cap:stats() -> { stored =, skipped =, malformed = } */
+static int lcap_stats(lua_State *L)
+{
+	struct lcap *lc = check_cap(L, 1);
+	lua_createtable(L, 0, 3);
+	lua_pushinteger(L, (lua_Integer)rsl_capture_count(lc->cap));
+	lua_setfield(L, -2, "stored");
+	lua_pushinteger(L, (lua_Integer)rsl_capture_skipped(lc->cap));
+	lua_setfield(L, -2, "skipped");
+	lua_pushinteger(L, (lua_Integer)rsl_capture_malformed(lc->cap));
+	lua_setfield(L, -2, "malformed");
+	return 1;
+}
+
+/* cap:close(): stop capturing; what was stored stays readable. */
+static int lcap_close(lua_State *L)
+{
+	struct lcap *lc = check_cap(L, 1);
+	rsl_waiter_wake(&lc->w, "closed");
+	if (lc->cap != NULL) {
+		rsl_capture_drain(lc->cap);
+		rsl_capture_close(lc->cap);
+	}
+	return 0;
+}
+
+static int lcap_gc(lua_State *L)
+{
+	struct lcap *lc = check_cap(L, 1);
+	rsl_waiter_drop(&lc->w);
+	rsl_capture_free(lc->cap);
+	lc->cap = NULL;
+	return 0;
+}
+
+void rsl_open_capture(lua_State *L)
+{
+	static const luaL_Reg methods[] = {
+		{ "add", lcap_add }, { "count", lcap_count }, { "packet", lcap_packet },
+		{ "wait", lcap_wait }, { "write", lcap_write }, { "stats", lcap_stats },
+		{ "close", lcap_close }, { NULL, NULL },
+	};
+	static const luaL_Reg meta[] = {
+		{ "__gc", lcap_gc }, { "__close", lcap_close }, { NULL, NULL },
+	};
+	static const luaL_Reg funcs[] = { { "capture", lcap_new }, { NULL, NULL } };
+	rsl_new_class(L, RSL_MT_CAPTURE, methods, meta);
+	luaL_setfuncs(L, funcs, 0);
+}

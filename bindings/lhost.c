@@ -1,0 +1,158 @@
+/*
+ * rstlab.Host: a network namespace, held by file descriptor.
+ *
+ * Sockets and captures are created "on a host" by entering its namespace
+ * with setns(), creating the object and entering the home namespace again:
+ * a socket stays in the namespace it was born in, so one thread and one
+ * loop drive every host. The scenario's first host is the namespace the
+ * process is already in (nsfd -1: nothing to enter).
+ */
+#include "private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct lhost {
+	int nsfd;               /* -1: the engine's home namespace */
+	char name[64];
+};
+
+static struct lhost *check_host(lua_State *L, int idx)
+{
+	return luaL_checkudata(L, idx, RSL_MT_HOST);
+}
+
+int rsl_host_enter(lua_State *L, int idx)
+{
+	if (lua_isnoneornil(L, idx))
+		return -1;
+	struct lhost *h = check_host(L, idx);
+	if (h->nsfd < 0)
+		return -1;
+	if (setns(h->nsfd, CLONE_NEWNET) < 0)
+		return luaL_error(L, "entering host %s: setns: %s", h->name, strerror(errno));
+	return 1;
+}
+
+void rsl_host_leave(lua_State *L, int saved)
+{
+	struct rsl_engine *eng = rsl_engine_get(L);
+	if (saved < 0)
+		return;
+	/* Failing to come home would leave every later socket in the wrong
+	 * namespace: that is not recoverable, and not a script error. */
+	if (setns(eng->home_ns, CLONE_NEWNET) < 0) {
+		luaL_error(L, "returning to the home network namespace: %s", strerror(errno));
+	}
+}
+
+/* host_self(name) -> Host: the namespace this process runs in. */
+static int lhost_self(lua_State *L)
+{
+	const char *name = luaL_optstring(L, 1, "host");
+	struct lhost *h = lua_newuserdatauv(L, sizeof *h, 0);
+	h->nsfd = -1;
+	snprintf(h->name, sizeof h->name, "%s", name);
+	luaL_setmetatable(L, RSL_MT_HOST);
+	return 1;
+}
+
+/* host:name() -> string */
+static int lhost_name(lua_State *L)
+{
+	lua_pushstring(L, check_host(L, 1)->name);
+	return 1;
+}
+
+/* host:sockets(states) -> list of { state, src, dst, rqueue, wqueue,
+ * inode, timer, expires, retrans } from sock_diag. states: a list of state
+ * names, or nil for all. */
+static int lhost_sockets(lua_State *L)
+{
+	check_host(L, 1);
+	uint32_t mask = ~0u;
+	if (!lua_isnoneornil(L, 2)) {
+		luaL_checktype(L, 2, LUA_TTABLE);
+		mask = 0;
+		lua_Integer n = luaL_len(L, 2);
+		for (lua_Integer i = 1; i <= n; i++) {
+			lua_geti(L, 2, i);
+			const char *s = luaL_checkstring(L, -1);
+			int st = rsl_tcp_state_from_name(s);
+			if (st < 0)
+				return luaL_error(L, "unknown TCP state '%s'", s);
+			mask |= 1u << st;
+			lua_pop(L, 1);
+		}
+	}
+	struct rsl_sockdiag *v = NULL;
+	size_t n = 0;
+	char err[RSL_ERRLEN];
+	int saved = rsl_host_enter(L, 1);
+	int rc = rsl_diag_list(mask, &v, &n, err, sizeof err);
+	rsl_host_leave(L, saved);
+	if (rc != RSL_OK) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		lua_pushstring(L, "EDIAG");
+		return 3;
+	}
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_createtable(L, 0, 10);
+		const char *st = rsl_tcp_state_name(v[i].state);
+		lua_pushstring(L, st ? st : "?");
+		lua_setfield(L, -2, "state");
+		rsl_push_ip_port(L, v[i].family, v[i].src, v[i].sport);
+		lua_setfield(L, -2, "src");
+		rsl_push_ip_port(L, v[i].family, v[i].dst, v[i].dport);
+		lua_setfield(L, -2, "dst");
+		lua_pushinteger(L, v[i].rqueue);
+		lua_setfield(L, -2, "rqueue");
+		lua_pushinteger(L, v[i].wqueue);
+		lua_setfield(L, -2, "wqueue");
+		lua_pushinteger(L, v[i].inode);
+		lua_setfield(L, -2, "inode");
+		lua_pushinteger(L, v[i].timer);
+		lua_setfield(L, -2, "timer");
+		lua_pushnumber(L, v[i].expires_ms / 1000.0);
+		lua_setfield(L, -2, "expires");
+		lua_pushinteger(L, v[i].retrans);
+		lua_setfield(L, -2, "retrans");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	free(v);
+	return 1;
+}
+
+static int lhost_gc(lua_State *L)
+{
+	struct lhost *h = check_host(L, 1);
+	if (h->nsfd >= 0)
+		close(h->nsfd);
+	h->nsfd = -1;
+	return 0;
+}
+
+static int lhost_tostring(lua_State *L)
+{
+	lua_pushfstring(L, "rstlab.Host (%s)", check_host(L, 1)->name);
+	return 1;
+}
+
+void rsl_open_host(lua_State *L)
+{
+	static const luaL_Reg methods[] = {
+		{ "name", lhost_name }, { "sockets", lhost_sockets }, { NULL, NULL },
+	};
+	static const luaL_Reg meta[] = {
+		{ "__gc", lhost_gc }, { "__tostring", lhost_tostring }, { NULL, NULL },
+	};
+	static const luaL_Reg funcs[] = { { "host_self", lhost_self }, { NULL, NULL } };
+	rsl_new_class(L, RSL_MT_HOST, methods, meta);
+	luaL_setfuncs(L, funcs, 0);
+}

@@ -1,0 +1,266 @@
+/*
+ * The scheduler: actors are Lua coroutines, parked on the libev loop while
+ * they wait and resumed from its callbacks, always from the main thread.
+ *
+ * A call that waits (read, accept, sleep, a capture's next packet) parks the
+ * running coroutine in a waiter embedded in the object it waits on, and
+ * yields. The loop's callback clears the waiter first, then resumes the
+ * coroutine with "ready", "timeout" or "closed". Wakes that do not come from
+ * the kernel (a close, a packet stored) are deferred to the next loop
+ * iteration through the waiter's timer, so no coroutine is ever resumed
+ * from inside another one.
+ *
+ * Lua: spawn(fn, ...) starts an actor; sleep(s) parks one; step(block) runs
+ * one loop iteration and returns the text of an error no actor caught.
+ */
+#include "private.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+static void resume(struct rsl_engine *eng, lua_State *co, int nargs)
+{
+	int nres = 0;
+	int st = lua_resume(co, eng->L, nargs, &nres);
+	if (st == LUA_OK || st == LUA_YIELD) {
+		lua_pop(co, nres);
+		return;
+	}
+	/* Actors catch their own errors (the stdlib wraps them in xpcall), so
+	 * this is an error in the error handling itself: keep it for step(). */
+	const char *msg = lua_tostring(co, -1);
+	luaL_traceback(eng->L, co, msg ? msg : "(error object is not a string)", 0);
+	if (eng->fatal[0] == '\0')
+		snprintf(eng->fatal, sizeof eng->fatal, "%s", lua_tostring(eng->L, -1));
+	lua_pop(eng->L, 1);
+}
+
+static void waiter_fire(struct rsl_waiter *w, const char *result)
+{
+	struct rsl_engine *eng = w->eng;
+	lua_State *L = eng->L;
+
+	ev_io_stop(eng->loop->ev, &w->io);
+	ev_timer_stop(eng->loop->ev, &w->timer);
+	if (w->co == LUA_NOREF)
+		return;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, w->co);
+	lua_State *co = lua_tothread(L, -1);
+	lua_pop(L, 1);
+	/* Clear the slot before resuming: the coroutine may wait again on the
+	 * same object at once. The coroutine stays reachable meanwhile because
+	 * the anchor is dropped only after resume. */
+	int co_ref = w->co, anchor = w->anchor;
+	w->co = LUA_NOREF;
+	w->anchor = LUA_NOREF;
+	w->result = NULL;
+	lua_pushstring(co, result);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, co_ref); /* keep co alive during resume */
+	luaL_unref(L, LUA_REGISTRYINDEX, co_ref);
+	resume(eng, co, 1);
+	lua_pop(L, 1);
+	luaL_unref(L, LUA_REGISTRYINDEX, anchor);
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct rsl_waiter *w = (struct rsl_waiter *)((char *)io - offsetof(struct rsl_waiter, io));
+	waiter_fire(w, "ready");
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct rsl_waiter *w = (struct rsl_waiter *)((char *)t - offsetof(struct rsl_waiter, timer));
+	waiter_fire(w, w->result ? w->result : "timeout");
+}
+
+void rsl_waiter_init(struct rsl_waiter *w, struct rsl_engine *eng)
+{
+	w->eng = eng;
+	w->co = LUA_NOREF;
+	w->anchor = LUA_NOREF;
+	w->result = NULL;
+	ev_io_init(&w->io, io_cb, -1, EV_READ);
+	ev_timer_init(&w->timer, timer_cb, 0, 0);
+}
+
+bool rsl_waiter_busy(const struct rsl_waiter *w)
+{
+	return w->co != LUA_NOREF;
+}
+
+int rsl_waiter_wait(lua_State *L, struct rsl_waiter *w, int owner, const char *what,
+                    int fd, int events, double timeout)
+{
+	struct ev_loop *ev = w->eng->loop->ev;
+
+	if (!lua_isyieldable(L) || L == w->eng->L)
+		return luaL_error(L, "cannot wait on %s here: waiting calls must run in a "
+		                  "scenario actor (the scenario body or t:go)", what);
+	if (w->co != LUA_NOREF)
+		return luaL_error(L, "%s is already waited on by another coroutine", what);
+	owner = lua_absindex(L, owner);
+	lua_pushthread(L);
+	w->co = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_pushvalue(L, owner);
+	w->anchor = luaL_ref(L, LUA_REGISTRYINDEX);
+	w->result = NULL;
+	if (fd >= 0) {
+		ev_io_set(&w->io, fd, events);
+		ev_io_start(ev, &w->io);
+	}
+	if (timeout >= 0) {
+		ev_timer_set(&w->timer, timeout, 0);
+		ev_timer_start(ev, &w->timer);
+	}
+	return lua_yield(L, 0);
+}
+
+void rsl_waiter_wake(struct rsl_waiter *w, const char *result)
+{
+	struct ev_loop *ev = w->eng->loop->ev;
+	if (w->co == LUA_NOREF)
+		return;
+	ev_io_stop(ev, &w->io);
+	ev_timer_stop(ev, &w->timer);
+	w->result = result;
+	ev_timer_set(&w->timer, 0, 0);
+	ev_timer_start(ev, &w->timer);
+}
+
+void rsl_waiter_drop(struct rsl_waiter *w)
+{
+	if (w->eng == NULL)
+		return;
+	ev_io_stop(w->eng->loop->ev, &w->io);
+	ev_timer_stop(w->eng->loop->ev, &w->timer);
+	if (w->co != LUA_NOREF) {
+		luaL_unref(w->eng->L, LUA_REGISTRYINDEX, w->co);
+		luaL_unref(w->eng->L, LUA_REGISTRYINDEX, w->anchor);
+	}
+	w->co = LUA_NOREF;
+	w->anchor = LUA_NOREF;
+}
+
+/* ---- timers: sleep and spawn ------------------------------------------ */
+
+struct ltimer {
+	struct rsl_waiter w;
+};
+
+static struct ltimer *new_timer(lua_State *L)
+{
+	struct ltimer *t = lua_newuserdatauv(L, sizeof *t, 0);
+	rsl_waiter_init(&t->w, rsl_engine_get(L));
+	luaL_setmetatable(L, RSL_MT_TIMER);
+	return t;
+}
+
+static int ltimer_gc(lua_State *L)
+{
+	struct ltimer *t = luaL_checkudata(L, 1, RSL_MT_TIMER);
+	rsl_waiter_drop(&t->w);
+	return 0;
+}
+
+/* sleep(seconds): park the running actor. */
+static int lsched_sleep(lua_State *L)
+{
+	double secs = luaL_checknumber(L, 1);
+	luaL_argcheck(L, secs >= 0, 1, "negative duration");
+	struct ltimer *t = new_timer(L);
+	return rsl_waiter_wait(L, &t->w, -1, "a timer", -1, 0, secs);
+}
+
+/* The first resume of a spawned coroutine passes its arguments, not a
+ * wake result: handled here rather than in waiter_fire. */
+static void start_cb(struct ev_loop *loop, ev_timer *tm, int revents)
+{
+	struct rsl_waiter *w = (struct rsl_waiter *)((char *)tm - offsetof(struct rsl_waiter, timer));
+	struct rsl_engine *eng = w->eng;
+	lua_State *L = eng->L;
+	lua_rawgeti(L, LUA_REGISTRYINDEX, w->co);
+	lua_State *co = lua_tothread(L, -1);
+	int co_ref = w->co, anchor = w->anchor;
+	w->co = w->anchor = LUA_NOREF;
+	luaL_unref(L, LUA_REGISTRYINDEX, co_ref);
+	resume(eng, co, lua_gettop(co) - 1);
+	lua_pop(L, 1);
+	luaL_unref(L, LUA_REGISTRYINDEX, anchor);
+}
+
+/* spawn(fn, ...): a new coroutine running fn(...), started from the loop's
+ * next iteration. Returns the coroutine. */
+static int lsched_spawn(lua_State *L)
+{
+	int nargs = lua_gettop(L) - 1;
+	luaL_checktype(L, 1, LUA_TFUNCTION);
+	lua_State *co = lua_newthread(L);
+	lua_insert(L, 1);
+	lua_xmove(L, co, nargs + 1); /* fn and args */
+	/* A zero timer starts it from the loop, with its arguments. */
+	struct ltimer *t = new_timer(L);
+	lua_pushvalue(L, 1);
+	t->w.co = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_pushvalue(L, -1);
+	t->w.anchor = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_pop(L, 1);
+	ev_timer_init(&t->w.timer, start_cb, 0, 0);
+	ev_timer_start(t->w.eng->loop->ev, &t->w.timer);
+	lua_settop(L, 1);
+	return 1;
+}
+
+/* step(block): one loop iteration; returns nil, or the text of an error
+ * that escaped an actor (then cleared). */
+static int lsched_step(lua_State *L)
+{
+	struct rsl_engine *eng = rsl_engine_get(L);
+	if (L != eng->L)
+		return luaL_error(L, "step() must be called from the main thread, not from an actor");
+	rsl_loop_step(eng->loop, lua_toboolean(L, 1));
+	if (eng->fatal[0] != '\0') {
+		lua_pushstring(L, eng->fatal);
+		eng->fatal[0] = '\0';
+		return 1;
+	}
+	return 0;
+}
+
+/* now(): monotonic seconds. */
+static int lsched_now(lua_State *L)
+{
+	lua_pushnumber(L, rsl_now());
+	return 1;
+}
+
+/* wallclock(): seconds since the epoch, the clock of packet timestamps. */
+static int lsched_wallclock(lua_State *L)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	lua_pushnumber(L, (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9);
+	return 1;
+}
+
+/* yieldable(): whether the caller may wait. */
+static int lsched_yieldable(lua_State *L)
+{
+	lua_pushboolean(L, lua_isyieldable(L) && L != rsl_engine_get(L)->L);
+	return 1;
+}
+
+void rsl_open_sched(lua_State *L)
+{
+	static const luaL_Reg meta[] = { { "__gc", ltimer_gc }, { NULL, NULL } };
+	static const luaL_Reg methods[] = { { NULL, NULL } };
+	static const luaL_Reg funcs[] = {
+		{ "sleep", lsched_sleep }, { "spawn", lsched_spawn },
+		{ "step", lsched_step }, { "now", lsched_now },
+		{ "wallclock", lsched_wallclock }, { "yieldable", lsched_yieldable },
+		{ NULL, NULL },
+	};
+	rsl_new_class(L, RSL_MT_TIMER, methods, meta);
+	luaL_setfuncs(L, funcs, 0);
+}

@@ -1,0 +1,50 @@
+/*
+ * The rstlab program: a thin main over the library. All of the runner
+ * (arguments, forking scenario processes, reports) is stdlib/rstlab/runner.lua.
+ */
+#include "rstlab_lua.h"
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <signal.h>
+#include <stdio.h>
+
+static int traceback(lua_State *L)
+{
+	luaL_traceback(L, L, lua_tostring(L, 1), 1);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	/* A peer's RST must show up as EPIPE/ECONNRESET, never kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	lua_State *L = luaL_newstate();
+	if (L == NULL) {
+		fprintf(stderr, "rstlab: cannot create a Lua state\n");
+		return 70;
+	}
+	luaL_openlibs(L);
+	luaL_requiref(L, "rstlab", luaopen_rstlab, 0);
+	lua_pop(L, 1);
+	lua_pushcfunction(L, traceback);
+	lua_getglobal(L, "require");
+	lua_pushliteral(L, "rstlab.runner");
+	if (lua_pcall(L, 1, 1, 1) != LUA_OK)
+		goto fail;
+	lua_getfield(L, -1, "main");
+	lua_createtable(L, argc, 0);
+	for (int i = 1; i < argc; i++) {
+		lua_pushstring(L, argv[i]);
+		lua_rawseti(L, -2, i);
+	}
+	if (lua_pcall(L, 1, 1, 1) != LUA_OK)
+		goto fail;
+	int code = (int)lua_tointeger(L, -1);
+	lua_close(L);
+	return code;
+fail:
+	fprintf(stderr, "rstlab: internal error: %s\n", lua_tostring(L, -1));
+	lua_close(L);
+	return 70;
+}

@@ -1,0 +1,322 @@
+/*
+ * rstlab core: the public C interface.
+ *
+ * The core drives real kernel TCP sockets, timers, packet capture, socket
+ * diagnostics (sock_diag) and the kernel's tcp_send_reset tracepoint from one
+ * libev loop.  It never includes a Lua header; the Lua bindings are built on
+ * top of it (see rstlab_lua.h).  All types are opaque to users of this header.
+ *
+ * Conventions: fallible functions return RSL_OK (0) or a negative RSL_E*
+ * code; the text of the last error is kept in the object (rsl_*_error()).
+ * Outputs go through out-parameters.  Nothing here exits the process.
+ */
+#ifndef RSTLAB_H
+#define RSTLAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(RSTLAB_BUILDING)
+#define RSL_API __attribute__((visibility("default")))
+#else
+#define RSL_API
+#endif
+
+#define RSTLAB_VERSION "0.1.0"
+
+enum {
+	RSL_OK = 0,
+	RSL_EAGAIN = -1,    /* would block: not an error, wait and retry */
+	RSL_ESYS = -2,      /* a system call failed; see the object's errno */
+	RSL_EINVAL = -3,    /* bad argument (address, option name, value) */
+	RSL_ECLOSED = -4,   /* the object is closed */
+	RSL_EMALFORMED = -5,/* a packet or text that cannot be decoded */
+	RSL_ESKIP = -6,     /* a packet that is not TCP: not an error */
+	RSL_EUNAVAIL = -7,  /* a kernel facility this machine does not offer */
+};
+
+/* ---- errno names ---------------------------------------------------- */
+
+/* "ECONNRESET" for ECONNRESET; "E<number>" for an errno without a name.
+ * The returned string is static. */
+RSL_API const char *rsl_errno_name(int err);
+
+/* ---- TCP states ------------------------------------------------------ */
+
+/* "ESTABLISHED", "TIME_WAIT", ... for the kernel's TCP_* state numbers;
+ * NULL for a number that is not a state. */
+RSL_API const char *rsl_tcp_state_name(int state);
+/* The state number for a name ("TIME_WAIT" or "TCP_TIME_WAIT"), or -1. */
+RSL_API int rsl_tcp_state_from_name(const char *name);
+
+/* ---- addresses ------------------------------------------------------- */
+
+/* An IPv4 or IPv6 address with port. Text forms: "127.0.0.1:80",
+ * "[::1]:80". */
+struct rsl_addr {
+	int family;         /* AF_INET or AF_INET6 */
+	uint8_t ip[16];     /* IPv4 uses the first 4 bytes */
+	uint16_t port;      /* host byte order */
+	uint32_t scope_id;  /* IPv6 only */
+};
+
+/* Parse "ip:port" or "[ip6]:port"; a missing port is an error unless
+ * allow_noport, in which case port = 0. Returns RSL_OK or RSL_EINVAL. */
+RSL_API int rsl_addr_parse(const char *text, bool allow_noport, struct rsl_addr *out);
+/* Format as "ip:port" / "[ip6]:port" into buf (at least 64 bytes). */
+RSL_API const char *rsl_addr_format(const struct rsl_addr *a, char *buf, size_t len);
+/* Format only the address part. */
+RSL_API const char *rsl_ip_format(int family, const uint8_t ip[16], char *buf, size_t len);
+
+/* ---- decoded packets ------------------------------------------------- */
+
+#define RSL_TH_FIN 0x01
+#define RSL_TH_SYN 0x02
+#define RSL_TH_RST 0x04
+#define RSL_TH_PSH 0x08
+#define RSL_TH_ACK 0x10
+#define RSL_TH_URG 0x20
+#define RSL_TH_ECE 0x40
+#define RSL_TH_CWR 0x80
+
+#define RSL_MAX_SACK 4
+
+/* One TCP segment as it crossed the wire. Fields are host byte order. */
+struct rsl_packet {
+	double ts;              /* capture time, seconds since the epoch */
+	int family;             /* AF_INET or AF_INET6 */
+	uint8_t src[16], dst[16];
+	uint16_t sport, dport;
+	uint32_t seq, ack;      /* absolute, as on the wire */
+	uint8_t flags;          /* RSL_TH_* */
+	uint16_t win;           /* raw window field, not scaled */
+	uint16_t urg;
+	uint32_t len;           /* TCP payload length (from the IP length) */
+	uint8_t ttl;            /* IPv4 TTL or IPv6 hop limit */
+	/* TCP options; -1 (or false) when absent */
+	int mss;
+	int wscale;
+	bool sack_ok;
+	bool has_ts;
+	uint32_t ts_val, ts_ecr;
+	int nsack;              /* SACK blocks present (at most RSL_MAX_SACK) */
+	uint32_t sack[RSL_MAX_SACK][2];
+	bool truncated;         /* payload bytes were cut by the snapshot
+	                           length (len is still the length on the wire) */
+};
+
+/* Decode one link-layer frame (linktype is a pcap DLT_* value: EN10MB,
+ * LINUX_SLL, LINUX_SLL2, RAW, NULL, LOOP). Returns RSL_OK with *out filled,
+ * RSL_ESKIP for a frame that is not TCP over IPv4/IPv6, or RSL_EMALFORMED
+ * with *why pointing at a static reason. out->ts is left untouched. */
+RSL_API int rsl_decode(int linktype, const uint8_t *data, size_t caplen,
+                       struct rsl_packet *out, const char **why);
+
+/* "S", "S.", "P.", "R.", "F.", "." ... as tcpdump prints TCP flags. buf
+ * must hold 10 bytes. */
+RSL_API const char *rsl_flags_format(uint8_t flags, char *buf, size_t len);
+
+/* ---- the loop -------------------------------------------------------- */
+
+struct rsl_loop;
+
+/* Caller frees with rsl_loop_free. */
+RSL_API struct rsl_loop *rsl_loop_new(void);
+RSL_API void rsl_loop_free(struct rsl_loop *loop);
+/* Run one iteration, blocking until an event (once = true) or not. */
+RSL_API void rsl_loop_step(struct rsl_loop *loop, bool block);
+/* Monotonic time in seconds (CLOCK_MONOTONIC). */
+RSL_API double rsl_now(void);
+/* The libev loop (struct ev_loop *), for embedders that add watchers. */
+RSL_API void *rsl_loop_ev(struct rsl_loop *loop);
+
+/* ---- TCP sockets ----------------------------------------------------- */
+
+/* A TCP socket, always non-blocking. Every call that fails keeps the errno
+ * (rsl_sock_errno) and a message (rsl_sock_error). RSL_EAGAIN means "would
+ * block": wait for the fd (rsl_sock_fd) and call again. */
+struct rsl_sock;
+
+/* A closed socket object; caller frees with rsl_sock_free. */
+RSL_API struct rsl_sock *rsl_sock_new(void);
+/* Create the kernel socket (AF_INET or AF_INET6) in the calling thread's
+ * current network namespace. */
+RSL_API int rsl_sock_open(struct rsl_sock *s, int family);
+RSL_API int rsl_sock_bind(struct rsl_sock *s, const struct rsl_addr *a);
+RSL_API int rsl_sock_listen(struct rsl_sock *s, int backlog);
+/* Start connecting: RSL_OK when connected at once, RSL_EAGAIN while in
+ * progress (wait for writability, then rsl_sock_connect_finish). */
+RSL_API int rsl_sock_connect(struct rsl_sock *s, const struct rsl_addr *a);
+RSL_API int rsl_sock_connect_finish(struct rsl_sock *s);
+/* Accept into out (a closed socket object). */
+RSL_API int rsl_sock_accept(struct rsl_sock *s, struct rsl_sock *out);
+/* Read at most n bytes: never more is taken from the kernel. *got == 0 with
+ * RSL_OK is the orderly end of the stream (a FIN). */
+RSL_API int rsl_sock_read(struct rsl_sock *s, void *buf, size_t n, size_t *got);
+/* Write what the kernel takes now (*put may be < n). Never raises SIGPIPE. */
+RSL_API int rsl_sock_write(struct rsl_sock *s, const void *buf, size_t n, size_t *put);
+/* how: SHUT_RD, SHUT_WR or SHUT_RDWR. */
+RSL_API int rsl_sock_shutdown(struct rsl_sock *s, int how);
+/* Close the kernel socket; idempotent. What the kernel sends (FIN or RST)
+ * depends on the options and the unread data, as for any close(). */
+RSL_API void rsl_sock_close(struct rsl_sock *s);
+RSL_API void rsl_sock_free(struct rsl_sock *s);
+RSL_API int rsl_sock_fd(const struct rsl_sock *s);
+RSL_API int rsl_sock_family(const struct rsl_sock *s);
+RSL_API int rsl_sock_errno(const struct rsl_sock *s);
+RSL_API const char *rsl_sock_error(const struct rsl_sock *s);
+/* Addresses: the local one is remembered at bind/connect time, so it is
+ * still known after a failed connect (when getsockname says 0.0.0.0:0). */
+RSL_API const struct rsl_addr *rsl_sock_local(const struct rsl_sock *s);
+RSL_API const struct rsl_addr *rsl_sock_peer(const struct rsl_sock *s);
+/* Bytes waiting in the receive queue (FIONREAD/SIOCINQ). */
+RSL_API int rsl_sock_pending(struct rsl_sock *s, int *n);
+
+/* Socket options by name. Kinds tell how a value is given. */
+enum rsl_optkind {
+	RSL_OPT_BOOL,       /* i: 0 or 1 */
+	RSL_OPT_INT,        /* i */
+	RSL_OPT_LINGER,     /* on, i = seconds */
+	RSL_OPT_MSEC,       /* i in milliseconds */
+};
+struct rsl_optval {
+	int on;
+	long i;
+};
+/* The kind of option name, or -1 for a name that is not an option. The
+ * names: linger, nodelay, reuseaddr, reuseport, rcvbuf, sndbuf, keepalive,
+ * keepidle, keepintvl, keepcnt, user_timeout, quickack, maxseg, cork,
+ * notsent_lowat, ttl, v6only. */
+RSL_API int rsl_sock_option_kind(const char *name);
+/* A NULL-terminated list of every option name. */
+RSL_API const char *const *rsl_sock_option_names(void);
+RSL_API int rsl_sock_set(struct rsl_sock *s, const char *name, const struct rsl_optval *v);
+RSL_API int rsl_sock_get(struct rsl_sock *s, const char *name, struct rsl_optval *v);
+
+/* A subset of the kernel's struct tcp_info, times in seconds. */
+struct rsl_tcpinfo {
+	int state;
+	int ca_state, retransmits, probes, backoff;
+	int snd_wscale, rcv_wscale;
+	double rto, ato, rtt, rttvar, min_rtt;
+	uint32_t snd_mss, rcv_mss, unacked, sacked, lost, retrans, pmtu;
+	uint32_t snd_ssthresh, snd_cwnd, advmss, reordering, rcv_space;
+	uint32_t total_retrans, segs_out, segs_in, snd_wnd;
+	uint64_t bytes_acked, bytes_received, bytes_sent, bytes_retrans;
+	double last_data_sent, last_data_recv, last_ack_recv;
+};
+RSL_API int rsl_sock_tcp_info(struct rsl_sock *s, struct rsl_tcpinfo *out);
+
+/* ---- capture --------------------------------------------------------- */
+
+struct rsl_capture;
+typedef void (*rsl_capture_cb)(struct rsl_capture *cap, size_t index, void *ud);
+
+/* A capture built closed: add interfaces to it. Caller frees with
+ * rsl_capture_free. on_packet is called from the loop for each packet
+ * stored (may be NULL). */
+RSL_API struct rsl_capture *rsl_capture_new(struct rsl_loop *loop,
+                                            rsl_capture_cb on_packet, void *ud);
+/* Open ifname in the calling thread's current network namespace, with a BPF
+ * filter (NULL: "tcp"). The capture is live when this returns. The label
+ * names the interface in reports (e.g. "A:veth0"); NULL uses ifname. */
+RSL_API int rsl_capture_add(struct rsl_capture *cap, const char *ifname,
+                            const char *filter, const char *label);
+/* Read every packet waiting in the kernel now (also done by the loop). */
+RSL_API void rsl_capture_drain(struct rsl_capture *cap);
+RSL_API size_t rsl_capture_count(const struct rsl_capture *cap);
+RSL_API const struct rsl_packet *rsl_capture_packet(const struct rsl_capture *cap, size_t i);
+/* The label of the interface packet i was seen on. */
+RSL_API const char *rsl_capture_packet_iface(const struct rsl_capture *cap, size_t i);
+/* Frames that were not TCP, or not decodable, are counted, not stored. */
+RSL_API size_t rsl_capture_skipped(const struct rsl_capture *cap);
+RSL_API size_t rsl_capture_malformed(const struct rsl_capture *cap);
+/* Write every stored packet, raw, as a pcap file. */
+RSL_API int rsl_capture_write(struct rsl_capture *cap, const char *path);
+/* Stop capturing (idempotent); the stored packets stay readable. */
+RSL_API void rsl_capture_close(struct rsl_capture *cap);
+RSL_API void rsl_capture_free(struct rsl_capture *cap);
+RSL_API const char *rsl_capture_error(const struct rsl_capture *cap);
+
+/* ---- sock_diag ------------------------------------------------------- */
+
+struct rsl_sockdiag {
+	int family;
+	uint8_t src[16], dst[16];
+	uint16_t sport, dport;
+	int state;              /* kernel TCP state number */
+	uint32_t rqueue, wqueue;
+	uint32_t inode;         /* 0 for TIME_WAIT and request sockets */
+	uint8_t timer;          /* idiag_timer: 0 none, 1 retransmit, 2 keepalive,
+	                           3 TIME_WAIT, 4 zero window probe */
+	uint32_t expires_ms;
+	uint8_t retrans;
+};
+
+/* List the TCP sockets (IPv4 and IPv6) of the calling thread's network
+ * namespace whose state is in state_mask (bit 1 << state; ~0u for all).
+ * On success *out is an array of *n entries, caller frees with free().
+ * On failure err holds the reason. */
+RSL_API int rsl_diag_list(uint32_t state_mask, struct rsl_sockdiag **out,
+                          size_t *n, char *err, size_t errlen);
+
+/* ---- the tcp_send_reset tracepoint ----------------------------------- */
+
+struct rsl_rst_event {
+	double ts;              /* trace timestamp, seconds: CLOCK_MONOTONIC
+	                           (as rsl_now) where the kernel offers the
+	                           "mono" trace clock, else its "local" clock */
+	int family;
+	uint8_t src[16], dst[16];
+	uint16_t sport, dport;
+	char state[24];         /* "TCP_CLOSE", "TCP_ESTABLISHED", ... */
+	char reason[40];        /* "NO_SOCKET", "TCP_STATE", ... */
+};
+
+struct rsl_trace;
+
+/* Whether this machine offers the tracepoint to this process; if not, why
+ * holds a sentence. */
+RSL_API bool rsl_trace_available(char *why, size_t len);
+/* Create this process's own tracing instance ("rstlab-<pid>"), enable
+ * tcp:tcp_send_reset in it and open its trace_pipe non-blocking. Caller
+ * closes with rsl_trace_close, which removes the instance. */
+RSL_API int rsl_trace_open(struct rsl_trace **out, char *err, size_t errlen);
+RSL_API int rsl_trace_fd(const struct rsl_trace *t);
+/* Read and parse what the pipe holds now: RSL_OK, or RSL_ESYS with the
+ * reason in rsl_trace_error. */
+RSL_API int rsl_trace_drain(struct rsl_trace *t);
+RSL_API const char *rsl_trace_error(const struct rsl_trace *t);
+RSL_API size_t rsl_trace_count(const struct rsl_trace *t);
+RSL_API const struct rsl_rst_event *rsl_trace_event(const struct rsl_trace *t, size_t i);
+RSL_API void rsl_trace_close(struct rsl_trace *t);
+/* Remove the instance of a process that died without doing it. */
+RSL_API void rsl_trace_remove_instance(int pid);
+/* Remove the instances left by rstlab processes that no longer exist. */
+RSL_API void rsl_trace_sweep_stale(void);
+/* Parse one line of trace_pipe output; RSL_OK or RSL_EMALFORMED. src is
+ * the RST's source; v4-mapped IPv6 addresses come back as AF_INET. */
+RSL_API int rsl_trace_parse_line(const char *line, struct rsl_rst_event *out);
+
+/* ---- the scenario sandbox -------------------------------------------- */
+
+/* Enter a fresh network namespace (with a user namespace when not root),
+ * bring lo up and give it a private slice of ephemeral ports. Called in a
+ * forked child before anything else. err holds the reason on failure. */
+RSL_API int rsl_sandbox_enter(char *err, size_t errlen);
+/* The slice of ports this process holds: [*lo, *hi]. */
+RSL_API void rsl_sandbox_ports(int *lo, int *hi);
+/* In the runner, once: a private mount namespace with tracefs mounted,
+ * when root and it is not mounted already. Best effort; false and a
+ * reason when tracing will not be available. */
+RSL_API bool rsl_sandbox_prepare_tracing(char *why, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,551 @@
+/*
+ * The kernel's reason for each RST it sends: the tcp:tcp_send_reset
+ * tracepoint, read through a tracefs instance of this process's own.
+ *
+ * An instance ("instances/rstlab-<pid>") is a private ring buffer with its
+ * own event switches, so enabling the tracepoint there neither disturbs nor
+ * sees anyone else's tracing. The tracepoint itself is global: the instance
+ * receives the RSTs of every network namespace on the machine, which is why
+ * events carry addresses and ports and the caller attributes them (the
+ * sandbox's private port slices make that unambiguous between parallel
+ * scenarios).
+ *
+ * What the kernel prints (6.18, checked on the running kernel):
+ *
+ *   <comm>-<pid> [cpu] flags <ts>: tcp_send_reset: skbaddr=.. skaddr=..
+ *       src=<ip:port> dest=<ip:port> state=<TCP_*|UNKNOWN> reason=<REASON>
+ *
+ * - With a full socket (linger 0, close with unread data, keepalive ...)
+ *   src/dest are the socket's own local and remote addresses: src is the
+ *   RST's source.
+ * - With no socket (reason NO_SOCKET: a SYN to a closed port) the kernel
+ *   prints the incoming segment's addresses swapped, so src is again the
+ *   RST's source (the closed port) and dest the peer that gets the RST;
+ *   state is "UNKNOWN".
+ * - When a listener answers (e.g. a bare ACK to a listening port, reason
+ *   TCP_FLAGS), sk is the listener: src is the listener's own address and
+ *   dest is "0.0.0.0:0" ("[::]:0"), not the peer; state=TCP_LISTEN.
+ * - A dual-stack IPv6 socket talking IPv4 prints "[::ffff:a.b.c.d]:port";
+ *   the parser turns that back into AF_INET so that an event compares equal
+ *   to the IPv4 packet that was captured.
+ *
+ * Costs measured on a 2-CPU machine: mkdir of an instance ~1 ms (it
+ * allocates the default buffer, ~1.4 MB per CPU), shrinking it to
+ * BUFFER_KB ~6-10 ms, enabling and opening ~1 ms, rmdir 20-65 ms.
+ */
+#include "internal.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#define INSTANCE_PREFIX "rstlab-"
+#define EVENT_DIR "events/tcp/tcp_send_reset"
+/* Per CPU. A scenario sends a handful of RSTs; memory matters more than
+ * depth because parallel runs each hold an instance on every CPU. */
+#define BUFFER_KB "64"
+/* trace_pipe lines for this event are ~200 bytes; anything longer is not
+ * one of ours and is dropped whole. */
+#define LINE_MAX_LEN 1024
+
+struct rsl_trace {
+	int fd;                         /* the instance's trace_pipe, O_NONBLOCK */
+	char dir[PATH_MAX];             /* the instance directory */
+	char partial[LINE_MAX_LEN];     /* start of a line not yet ended by '\n' */
+	size_t plen;
+	bool overlong;                  /* skipping to the end of a too-long line */
+	struct rsl_rst_event *ev;       /* owned; grows by doubling */
+	size_t n, cap;
+	char err[RSL_ERRLEN];
+};
+
+/* The mounted tracefs, or NULL. statfs, not stat: an empty
+ * /sys/kernel/tracing directory (tracefs not mounted) exists too. */
+static const char *tracefs_root(void)
+{
+	static const char *const roots[] = {
+		"/sys/kernel/tracing",
+		"/sys/kernel/debug/tracing", /* older systems; automounted */
+	};
+	struct statfs sf;
+
+	for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++)
+		if (statfs(roots[i], &sf) == 0 && sf.f_type == TRACEFS_MAGIC)
+			return roots[i];
+	return NULL;
+}
+
+static int instance_path(char *buf, size_t len, const char *root, long pid)
+{
+	int n = snprintf(buf, len, "%s/instances/" INSTANCE_PREFIX "%ld", root, pid);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* Write text to dir/name. Returns 0, or -1 with errno from the failing call. */
+static int write_attr(const char *dir, const char *name, const char *text)
+{
+	char path[PATH_MAX + 64];
+	size_t len = strlen(text);
+
+	if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, text, len);
+	int saved = errno;
+	close(fd);
+	if (n == (ssize_t)len)
+		return 0;
+	errno = n < 0 ? saved : EIO;
+	return -1;
+}
+
+bool rsl_trace_available(char *why, size_t len)
+{
+	char path[PATH_MAX];
+	const char *root = tracefs_root();
+
+	if (why == NULL)
+		len = 0;
+	if (root == NULL) {
+		snprintf(why, len, "tracefs is not mounted (neither /sys/kernel/tracing "
+		         "nor /sys/kernel/debug/tracing)");
+		return false;
+	}
+	snprintf(path, sizeof path, "%s/" EVENT_DIR, root);
+	if (access(path, F_OK) < 0) {
+		int e = errno;
+		snprintf(why, len, "this kernel has no tcp:tcp_send_reset tracepoint "
+		         "(%s: %s)", path, strerror(e));
+		return false;
+	}
+	snprintf(path, sizeof path, "%s/instances", root);
+	if (access(path, W_OK) < 0) {
+		int e = errno;
+		snprintf(why, len, "cannot create tracing instances in %s: %s", path,
+		         strerror(e));
+		return false;
+	}
+	if (len > 0)
+		why[0] = '\0';
+	return true;
+}
+
+int rsl_trace_open(struct rsl_trace **out, char *err, size_t errlen)
+{
+	char noerr[1];
+	char pipe[PATH_MAX + 16];
+	struct rsl_trace *t = NULL;
+	bool created = false;
+	int rc = RSL_ESYS;
+	int e;
+
+	if (err == NULL || errlen == 0) {
+		err = noerr;
+		errlen = sizeof noerr;
+	}
+	if (out == NULL) {
+		rsl_format_error(err, errlen, __func__, "out must not be NULL");
+		return RSL_EINVAL;
+	}
+	*out = NULL;
+	const char *root = tracefs_root();
+	if (root == NULL) {
+		rsl_format_error(err, errlen, __func__, "tracefs is not mounted");
+		return RSL_EUNAVAIL;
+	}
+	t = calloc(1, sizeof *t);
+	if (t == NULL) {
+		rsl_format_error(err, errlen, __func__, "out of memory");
+		return RSL_ESYS;
+	}
+	t->fd = -1;
+	if (instance_path(t->dir, sizeof t->dir, root, (long)getpid()) < 0) {
+		rsl_format_error(err, errlen, __func__, "tracefs path too long");
+		goto out;
+	}
+
+	if (mkdir(t->dir, 0700) < 0) {
+		e = errno;
+		if (e != EEXIST) {
+			rsl_format_error(err, errlen, __func__, "mkdir %s: %s", t->dir,
+			                 strerror(e));
+			rc = e == ENOENT || e == EACCES || e == EPERM || e == EROFS
+			     ? RSL_EUNAVAIL : RSL_ESYS;
+			goto out;
+		}
+		/* Our pid's name: left by a dead process that had this pid, or
+		 * still open in this process. rmdir tells them apart: the kernel
+		 * refuses (EBUSY) while a trace_pipe of the instance is open. */
+		if (rmdir(t->dir) < 0 || mkdir(t->dir, 0700) < 0) {
+			e = errno;
+			rsl_format_error(err, errlen, __func__, "replacing %s: %s%s", t->dir,
+			                 strerror(e), e == EBUSY
+			                 ? " (a trace is already open in this process)" : "");
+			goto out;
+		}
+	}
+	created = true;
+
+	if (write_attr(t->dir, "buffer_size_kb", BUFFER_KB) < 0) {
+		e = errno;
+		rsl_format_error(err, errlen, __func__, "%s/buffer_size_kb: %s", t->dir,
+		                 strerror(e));
+		goto out;
+	}
+	/* Timestamps on CLOCK_MONOTONIC, the clock of rsl_now(). Best effort:
+	 * without it they are on the default "local" clock. */
+	(void)write_attr(t->dir, "trace_clock", "mono");
+	if (write_attr(t->dir, EVENT_DIR "/enable", "1") < 0) {
+		e = errno;
+		rsl_format_error(err, errlen, __func__, "enabling tcp:tcp_send_reset in %s: %s",
+		                 t->dir, strerror(e));
+		rc = e == ENOENT ? RSL_EUNAVAIL : RSL_ESYS;
+		goto out;
+	}
+	snprintf(pipe, sizeof pipe, "%s/trace_pipe", t->dir);
+	t->fd = open(pipe, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (t->fd < 0) {
+		e = errno;
+		rsl_format_error(err, errlen, __func__, "open %s: %s", pipe, strerror(e));
+		goto out;
+	}
+	*out = t;
+	t = NULL;
+	rc = RSL_OK;
+out:
+	if (t != NULL) {
+		if (t->fd >= 0)
+			close(t->fd);
+		if (created)
+			(void)rmdir(t->dir);
+		free(t);
+	}
+	return rc;
+}
+
+int rsl_trace_fd(const struct rsl_trace *t)
+{
+	return t != NULL ? t->fd : -1;
+}
+
+size_t rsl_trace_count(const struct rsl_trace *t)
+{
+	return t != NULL ? t->n : 0;
+}
+
+const struct rsl_rst_event *rsl_trace_event(const struct rsl_trace *t, size_t i)
+{
+	return t != NULL && i < t->n ? &t->ev[i] : NULL;
+}
+
+const char *rsl_trace_error(const struct rsl_trace *t)
+{
+	return t != NULL ? t->err : "no trace";
+}
+
+static int push_event(struct rsl_trace *t, const struct rsl_rst_event *ev)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		struct rsl_rst_event *v = realloc(t->ev, cap * sizeof *v);
+		if (v == NULL)
+			return -1;
+		t->ev = v;
+		t->cap = cap;
+	}
+	t->ev[t->n++] = *ev;
+	return 0;
+}
+
+/* Split what was read into lines, carrying an unfinished one over to the
+ * next read. Lines that are not tcp_send_reset events (the kernel's
+ * "CPU:n [LOST m EVENTS]" notes) are skipped. */
+static int feed(struct rsl_trace *t, const char *data, size_t len)
+{
+	while (len > 0) {
+		const char *nl = memchr(data, '\n', len);
+		size_t seg = nl != NULL ? (size_t)(nl - data) : len;
+
+		if (!t->overlong && t->plen + seg < sizeof t->partial) {
+			memcpy(t->partial + t->plen, data, seg);
+			t->plen += seg;
+		} else {
+			t->overlong = true;
+		}
+		if (nl == NULL)
+			break;
+		if (!t->overlong) {
+			struct rsl_rst_event ev;
+			t->partial[t->plen] = '\0';
+			if (rsl_trace_parse_line(t->partial, &ev) == RSL_OK &&
+			    push_event(t, &ev) < 0) {
+				rsl_set_error(t->err, "out of memory");
+				t->plen = 0;
+				return RSL_ESYS;
+			}
+		}
+		t->plen = 0;
+		t->overlong = false;
+		data += seg + 1;
+		len -= seg + 1;
+	}
+	return RSL_OK;
+}
+
+int rsl_trace_drain(struct rsl_trace *t)
+{
+	char buf[8192];
+
+	if (t == NULL || t->fd < 0)
+		return RSL_ECLOSED;
+	for (;;) {
+		ssize_t n = read(t->fd, buf, sizeof buf);
+		if (n < 0) {
+			int e = errno;
+			if (e == EINTR)
+				continue;
+			if (e == EAGAIN || e == EWOULDBLOCK)
+				return RSL_OK;
+			rsl_set_error(t->err, "reading trace_pipe: %s", strerror(e));
+			return RSL_ESYS;
+		}
+		if (n == 0)
+			return RSL_OK;
+		int rc = feed(t, buf, (size_t)n);
+		if (rc != RSL_OK)
+			return rc;
+	}
+}
+
+/* rmdir an instance. The kernel refuses (EBUSY) while one of its files is
+ * open; the caller has closed ours, but a reader elsewhere (someone's cat)
+ * may let go a moment later, so retry for a short while on EBUSY only. */
+static int remove_dir(const char *dir)
+{
+	for (int i = 0;; i++) {
+		if (rmdir(dir) == 0 || errno == ENOENT)
+			return 0;
+		if (errno != EBUSY || i == 20)
+			return -1;
+		nanosleep(&(struct timespec){ .tv_nsec = 5 * 1000 * 1000 }, NULL);
+	}
+}
+
+void rsl_trace_close(struct rsl_trace *t)
+{
+	if (t == NULL)
+		return;
+	if (t->fd >= 0) {
+		(void)write_attr(t->dir, EVENT_DIR "/enable", "0");
+		close(t->fd);
+		t->fd = -1;
+		(void)remove_dir(t->dir);
+	}
+	free(t->ev);
+	free(t);
+}
+
+void rsl_trace_remove_instance(int pid)
+{
+	char dir[PATH_MAX];
+	const char *root = tracefs_root();
+
+	if (root == NULL || pid <= 0 || instance_path(dir, sizeof dir, root, pid) < 0)
+		return;
+	(void)remove_dir(dir);
+}
+
+void rsl_trace_sweep_stale(void)
+{
+	char dir[PATH_MAX];
+	const char *root = tracefs_root();
+
+	if (root == NULL)
+		return;
+	snprintf(dir, sizeof dir, "%s/instances", root);
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	for (struct dirent *de; (de = readdir(d)) != NULL;) {
+		const char *s = de->d_name;
+		char *end;
+		if (strncmp(s, INSTANCE_PREFIX, strlen(INSTANCE_PREFIX)) != 0)
+			continue;
+		s += strlen(INSTANCE_PREFIX);
+		if (!isdigit((unsigned char)*s))
+			continue;
+		errno = 0;
+		long pid = strtol(s, &end, 10);
+		if (*end != '\0' || errno != 0 || pid <= 0 || pid > INT_MAX)
+			continue;
+		/* Only instances whose owner is gone. Should the pid be
+		 * another pid namespace's, rmdir still fails with EBUSY while
+		 * its live owner holds the trace_pipe open. */
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (instance_path(dir, sizeof dir, root, pid) == 0)
+			(void)rmdir(dir);
+	}
+	closedir(d);
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+/* "a.b.c.d:port" or "[v6]:port" (the tracepoint's %pISpc), len bytes. */
+static int parse_endpoint(const char *s, size_t len, int *family, uint8_t ip[16],
+                          uint16_t *port)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *hs, *he, *ps;
+
+	if (len > 0 && s[0] == '[') {
+		hs = s + 1;
+		he = memchr(hs, ']', len - 1);
+		if (he == NULL || he + 1 >= s + len || he[1] != ':')
+			return -1;
+		ps = he + 2;
+		*family = AF_INET6;
+	} else {
+		he = NULL;
+		for (const char *p = s; p < s + len; p++)
+			if (*p == ':')
+				he = p;
+		if (he == NULL)
+			return -1;
+		hs = s;
+		ps = he + 1;
+		*family = AF_INET;
+	}
+	size_t hlen = (size_t)(he - hs), plen = (size_t)(s + len - ps);
+	if (hlen == 0 || hlen >= sizeof host || plen == 0 || plen > 5)
+		return -1;
+	memcpy(host, hs, hlen);
+	host[hlen] = '\0';
+	memset(ip, 0, 16);
+	if (inet_pton(*family, host, ip) != 1)
+		return -1;
+	unsigned long v = 0;
+	for (size_t i = 0; i < plen; i++) {
+		if (!isdigit((unsigned char)ps[i]))
+			return -1;
+		v = v * 10 + (unsigned long)(ps[i] - '0');
+	}
+	if (v > 65535)
+		return -1;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+static bool v4mapped(const uint8_t ip[16])
+{
+	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
+	return memcmp(ip, prefix, sizeof prefix) == 0;
+}
+
+static bool unspecified(const uint8_t ip[16])
+{
+	static const uint8_t zero[16];
+	return memcmp(ip, zero, sizeof zero) == 0;
+}
+
+static void unmap(uint8_t ip[16])
+{
+	memmove(ip, ip + 12, 4);
+	memset(ip + 4, 0, 12);
+}
+
+static int copy_word(char *dst, size_t size, const char *s, size_t len)
+{
+	if (len == 0 || len >= size)
+		return -1;
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+int rsl_trace_parse_line(const char *line, struct rsl_rst_event *out)
+{
+	static const char tag[] = ": tcp_send_reset: ";
+	struct rsl_rst_event ev;
+	bool have_src = false, have_dst = false;
+	int dfamily = 0;
+
+	if (line == NULL || out == NULL)
+		return RSL_EMALFORMED;
+	memset(&ev, 0, sizeof ev);
+
+	/* The task name before the timestamp may hold any characters, even
+	 * spaces and colons, so find the event name and read the timestamp
+	 * backwards from it. */
+	const char *tagp = strstr(line, tag);
+	if (tagp == NULL)
+		return RSL_EMALFORMED;
+	const char *ts = tagp;
+	while (ts > line && (isdigit((unsigned char)ts[-1]) || ts[-1] == '.'))
+		ts--;
+	if (ts == tagp || (ts > line && ts[-1] != ' '))
+		return RSL_EMALFORMED;
+	char *end;
+	ev.ts = strtod(ts, &end);
+	if (end != tagp)
+		return RSL_EMALFORMED;
+
+	/* key=value words; keys other than these four (skbaddr, skaddr, and
+	 * whatever a later kernel adds) are not needed. */
+	for (const char *p = tagp + strlen(tag); *p != '\0';) {
+		while (*p != '\0' && isspace((unsigned char)*p))
+			p++;
+		const char *w = p;
+		while (*p != '\0' && !isspace((unsigned char)*p))
+			p++;
+		const char *eq = memchr(w, '=', (size_t)(p - w));
+		if (eq == NULL)
+			continue;
+		size_t klen = (size_t)(eq - w), vlen = (size_t)(p - eq - 1);
+		const char *v = eq + 1;
+		int r = 0;
+		if (klen == 3 && memcmp(w, "src", 3) == 0) {
+			r = parse_endpoint(v, vlen, &ev.family, ev.src, &ev.sport);
+			have_src = r == 0;
+		} else if (klen == 4 && memcmp(w, "dest", 4) == 0) {
+			r = parse_endpoint(v, vlen, &dfamily, ev.dst, &ev.dport);
+			have_dst = r == 0;
+		} else if (klen == 5 && memcmp(w, "state", 5) == 0) {
+			r = copy_word(ev.state, sizeof ev.state, v, vlen);
+		} else if (klen == 6 && memcmp(w, "reason", 6) == 0) {
+			r = copy_word(ev.reason, sizeof ev.reason, v, vlen);
+		}
+		if (r < 0)
+			return RSL_EMALFORMED;
+	}
+	/* state and reason stay "" on kernels that print neither (reason came
+	 * in 6.10); the addresses are what makes an event usable at all. */
+	if (!have_src || !have_dst || ev.family != dfamily)
+		return RSL_EMALFORMED;
+	if (ev.family == AF_INET6) {
+		bool sm = v4mapped(ev.src), dm = v4mapped(ev.dst);
+		if ((sm || dm) && (sm || unspecified(ev.src)) && (dm || unspecified(ev.dst))) {
+			unmap(ev.src);
+			unmap(ev.dst);
+			ev.family = AF_INET;
+		}
+	}
+	*out = ev;
+	return RSL_OK;
+}

@@ -1,0 +1,68 @@
+--- rstlab: what `require "rstlab"` gives a Lua program (and what a
+--- scenario script sees as globals).
+---
+---   local rstlab = require "rstlab"
+---   local results = rstlab.run { "scripts/" }      -- forks, one sandbox each
+---
+--- Scenario files declare scenarios with scenario(name, fn [, opts]); they
+--- are run by the rstlab program or by rstlab.run, each in its own process
+--- and network namespace.
+
+local core = require "rstlab.core"
+
+local M = { version = core.version }
+
+-- Scenarios declared while a file loads (see load_file).
+local declared = nil
+
+--- scenario(name, fn [, {timeout = seconds}]): declare a scenario.
+function M.scenario(name, fn, opts)
+  if type(name) ~= "string" or name == "" then
+    error("scenario: the first argument must be a name (a non-empty string)", 2)
+  end
+  if type(fn) ~= "function" then
+    error("scenario: the second argument must be a function(t)", 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error("scenario: the third argument, if any, must be a table of options", 2)
+  end
+  if declared == nil then
+    error("scenario() is called while a scenario file loads (run it with rstlab FILE)", 2)
+  end
+  for _, d in ipairs(declared) do
+    if d.name == name then
+      error("scenario: the name " .. string.format("%q", name) .. " is declared twice", 2)
+    end
+  end
+  local info = debug.getinfo(2, "Sl")
+  declared[#declared + 1] = { name = name, fn = fn, opts = opts or {},
+    where = info.short_src .. ":" .. info.currentline }
+end
+
+--- load_file(path) -> list of declarations | nil, message. Runs the file's
+--- top level with scenario() available as a global.
+function M.load_file(path)
+  local chunk, err = loadfile(path)
+  if not chunk then return nil, err end
+  declared = {}
+  local ok, e = xpcall(chunk, function(m) return debug.traceback(tostring(m), 2) end)
+  local list = declared
+  declared = nil
+  if not ok then return nil, e end
+  if #list == 0 then return nil, path .. ": declares no scenario (call scenario(name, fn))" end
+  return list
+end
+
+--- run(files_or_opts) -> summary: run scenario files as the rstlab program
+--- does, each scenario in its own process and network namespace. The
+--- argument is a list of paths, or the table the command line would give
+--- ({ "scripts/", jobs = 2, timeout = 10, quiet = true }). Returns the
+--- runner's summary { passed, failed, skipped, results = {...} }.
+function M.run(arg)
+  return require("rstlab.runner").run(arg)
+end
+
+-- Scripts see scenario() as a global.
+_G.scenario = M.scenario
+
+return M

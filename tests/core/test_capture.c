@@ -1,0 +1,591 @@
+/*
+ * Tests of live packet capture (core/capture.c) on real kernel sockets.
+ *
+ * The test process first enters a fresh network namespace of its own
+ * (rsl_sandbox_enter), so the only traffic on its lo is what these tests
+ * make; where no namespace can be had the whole program is skipped (exit
+ * 77).  Each test gets a fresh loop, opens a capture on lo, makes real TCP
+ * connections over 127.0.0.1 or ::1 with plain non-blocking socket calls,
+ * and drives the loop until the packets it expects are stored.  Waiting is
+ * bounded by a libev timer, never by sleeping.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "rstlab/rstlab.h"
+
+/* Generous: the packets of these tests cross lo within microseconds; this
+ * only bounds a test that would otherwise hang. */
+#define WAIT_SECONDS 10.0
+
+struct fixture {
+	struct rsl_loop *loop;
+	struct rsl_capture *cap;
+	int fds[3];           /* listener, client, accepted; -1 when unused */
+	size_t callbacks;     /* on_packet calls seen */
+	size_t next_index;    /* the index the next callback must carry */
+};
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof *fx);
+
+	if (fx == NULL)
+		return -1;
+	fx->loop = rsl_loop_new();
+	if (fx->loop == NULL) {
+		free(fx);
+		return -1;
+	}
+	fx->fds[0] = fx->fds[1] = fx->fds[2] = -1;
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (fx->fds[i] >= 0)
+			close(fx->fds[i]);
+	rsl_capture_free(fx->cap);
+	rsl_loop_free(fx->loop);
+	free(fx);
+	return 0;
+}
+
+static void on_packet(struct rsl_capture *cap, size_t index, void *ud)
+{
+	struct fixture *fx = ud;
+
+	assert_int_equal(index, fx->next_index);
+	assert_non_null(rsl_capture_packet(cap, index));
+	fx->next_index++;
+	fx->callbacks++;
+}
+
+static void on_deadline(struct ev_loop *ev, ev_timer *w, int revents)
+{
+	*(bool *)w->data = true;
+}
+
+/* Step the loop until the capture holds n packets or the deadline passes;
+ * the timer only makes a blocking step return. */
+static size_t wait_for(struct fixture *fx, size_t n)
+{
+	struct ev_loop *ev = rsl_loop_ev(fx->loop);
+	bool expired = false;
+	ev_timer t;
+
+	ev_timer_init(&t, on_deadline, WAIT_SECONDS, 0);
+	t.data = &expired;
+	ev_timer_start(ev, &t);
+	while (rsl_capture_count(fx->cap) < n && !expired)
+		rsl_loop_step(fx->loop, true);
+	ev_timer_stop(ev, &t);
+	return rsl_capture_count(fx->cap);
+}
+
+static void open_capture(struct fixture *fx, const char *filter, const char *label)
+{
+	int rc;
+
+	fx->cap = rsl_capture_new(fx->loop, on_packet, fx);
+	assert_non_null(fx->cap);
+	rc = rsl_capture_add(fx->cap, "lo", filter, label);
+	if (rc != RSL_OK)
+		fail_msg("rsl_capture_add: %d %s", rc, rsl_capture_error(fx->cap));
+}
+
+static int nonblocking_socket(int family, int type)
+{
+	int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* A listener on the loopback address of family, port picked by the
+ * kernel; returns its port. */
+static uint16_t listen_loopback(struct fixture *fx, int family)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	int fd = nonblocking_socket(family, SOCK_STREAM);
+
+	memset(&ss, 0, sizeof ss);
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof *sin;
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_loopback;
+		len = sizeof *sin6;
+	}
+	assert_int_equal(bind(fd, (struct sockaddr *)&ss, len), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+	fx->fds[0] = fd;
+	return ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+	                               : ((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+/* Start a non-blocking connect to the listener; returns the client's
+ * local port. */
+static uint16_t connect_loopback(struct fixture *fx, int family, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd = nonblocking_socket(family, SOCK_STREAM), rc;
+
+	memset(&ss, 0, sizeof ss);
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sin->sin_port = htons(port);
+		len = sizeof *sin;
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_loopback;
+		sin6->sin6_port = htons(port);
+		len = sizeof *sin6;
+	}
+	rc = connect(fd, (struct sockaddr *)&ss, len);
+	assert_true(rc == 0 || errno == EINPROGRESS);
+	fx->fds[1] = fd;
+	len = sizeof ss;
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&ss, &len), 0);
+	return ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+	                               : ((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+/* The handshake and one 5-byte write from the client: S, S., ., P. */
+static void handshake_and_write(struct fixture *fx, int family, uint16_t *cport,
+                                uint16_t *sport)
+{
+	*sport = listen_loopback(fx, family);
+	*cport = connect_loopback(fx, family, *sport);
+	if (wait_for(fx, 3) < 3)
+		fail_msg("handshake not captured: %zu packets", rsl_capture_count(fx->cap));
+	fx->fds[2] = accept4(fx->fds[0], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	assert_true(fx->fds[2] >= 0);
+	assert_int_equal(send(fx->fds[1], "hello", 5, MSG_NOSIGNAL), 5);
+	if (wait_for(fx, 4) < 4)
+		fail_msg("data segment not captured: %zu packets", rsl_capture_count(fx->cap));
+}
+
+static void check_handshake(struct fixture *fx, int family, uint16_t cport,
+                            uint16_t sport, int mss)
+{
+	const struct rsl_packet *syn = rsl_capture_packet(fx->cap, 0);
+	const struct rsl_packet *synack = rsl_capture_packet(fx->cap, 1);
+	const struct rsl_packet *ack = rsl_capture_packet(fx->cap, 2);
+	const struct rsl_packet *data = rsl_capture_packet(fx->cap, 3);
+	char fl[10];
+
+	assert_string_equal(rsl_flags_format(syn->flags, fl, sizeof fl), "S");
+	assert_string_equal(rsl_flags_format(synack->flags, fl, sizeof fl), "S.");
+	assert_string_equal(rsl_flags_format(ack->flags, fl, sizeof fl), ".");
+	assert_string_equal(rsl_flags_format(data->flags, fl, sizeof fl), "P.");
+
+	assert_int_equal(syn->family, family);
+	assert_int_equal(syn->sport, cport);
+	assert_int_equal(syn->dport, sport);
+	assert_int_equal(synack->sport, sport);
+	assert_int_equal(synack->dport, cport);
+	assert_int_equal(data->sport, cport);
+
+	assert_int_equal(syn->mss, mss);
+	assert_int_equal(synack->mss, mss);
+	assert_true(syn->sack_ok);
+	assert_true(syn->has_ts);
+	assert_true(syn->wscale >= 0);
+	assert_int_equal(ack->mss, -1);
+	assert_int_equal(ack->wscale, -1);
+	assert_false(ack->sack_ok);
+
+	/* relative sequence numbers, as tcpdump shows them */
+	assert_int_equal(synack->ack - syn->seq, 1);
+	assert_int_equal(ack->seq - syn->seq, 1);
+	assert_int_equal(ack->ack - synack->seq, 1);
+	assert_int_equal(data->seq - syn->seq, 1);
+	assert_int_equal(data->ack - synack->seq, 1);
+
+	assert_int_equal(syn->len, 0);
+	assert_int_equal(synack->len, 0);
+	assert_int_equal(ack->len, 0);
+	assert_int_equal(data->len, 5);
+	assert_false(data->truncated);
+	assert_true(data->ts >= syn->ts && syn->ts > 0);
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void test_capture_handshake_ipv4(void **state)
+{
+	struct fixture *fx = *state;
+	uint16_t cport, sport;
+	const uint8_t lo4[4] = { 127, 0, 0, 1 };
+
+	open_capture(fx, NULL, NULL);
+	handshake_and_write(fx, AF_INET, &cport, &sport);
+	/* lo's MTU is 64 KiB; an IPv4 packet stops at 65535 bytes */
+	check_handshake(fx, AF_INET, cport, sport, 65495);
+	assert_memory_equal(rsl_capture_packet(fx->cap, 0)->src, lo4, 4);
+	assert_memory_equal(rsl_capture_packet(fx->cap, 0)->dst, lo4, 4);
+	assert_string_equal(rsl_capture_packet_iface(fx->cap, 0), "lo");
+	assert_true(fx->callbacks >= 4);
+	assert_int_equal(fx->callbacks, rsl_capture_count(fx->cap));
+	assert_null(rsl_capture_packet(fx->cap, rsl_capture_count(fx->cap)));
+	assert_int_equal(rsl_capture_malformed(fx->cap), 0);
+}
+
+static void test_capture_handshake_ipv6(void **state)
+{
+	struct fixture *fx = *state;
+	uint16_t cport, sport;
+
+	open_capture(fx, NULL, "A:lo");
+	handshake_and_write(fx, AF_INET6, &cport, &sport);
+	/* lo's 65536-byte MTU less the IPv6 and TCP headers: IPv6's payload
+	 * length does not count its own header, so no 65535 cap applies */
+	check_handshake(fx, AF_INET6, cport, sport, 65476);
+	assert_memory_equal(rsl_capture_packet(fx->cap, 0)->src, &in6addr_loopback, 16);
+	assert_string_equal(rsl_capture_packet_iface(fx->cap, 3), "A:lo");
+}
+
+/* Live when rsl_capture_add returns: traffic made right after it is
+ * there at the first drain, without any loop iteration. */
+static void test_capture_live_on_return(void **state)
+{
+	struct fixture *fx = *state;
+	uint16_t sport;
+
+	open_capture(fx, NULL, NULL);
+	sport = listen_loopback(fx, AF_INET);
+	connect_loopback(fx, AF_INET, sport);
+	/* loopback delivery is synchronous: the handshake is done by now */
+	rsl_capture_drain(fx->cap);
+	assert_int_equal(rsl_capture_count(fx->cap), 3);
+	assert_int_equal(fx->callbacks, 3);
+}
+
+static void test_capture_bad_filter(void **state)
+{
+	struct fixture *fx = *state;
+	int rc;
+
+	fx->cap = rsl_capture_new(fx->loop, NULL, NULL);
+	assert_non_null(fx->cap);
+	rc = rsl_capture_add(fx->cap, "lo", "tcpp", NULL);
+	assert_int_equal(rc, RSL_EINVAL);
+	assert_non_null(strstr(rsl_capture_error(fx->cap), "bad capture filter \"tcpp\""));
+	assert_int_equal(rsl_capture_count(fx->cap), 0);
+	/* the failed add left the capture usable */
+	assert_int_equal(rsl_capture_add(fx->cap, "lo", "tcp port 1", NULL), RSL_OK);
+}
+
+static void test_capture_no_such_interface(void **state)
+{
+	struct fixture *fx = *state;
+	int rc;
+
+	fx->cap = rsl_capture_new(fx->loop, NULL, NULL);
+	assert_non_null(fx->cap);
+	rc = rsl_capture_add(fx->cap, "nosuchif0", NULL, NULL);
+	assert_int_not_equal(rc, RSL_OK);
+	assert_non_null(strstr(rsl_capture_error(fx->cap), "nosuchif0"));
+}
+
+/* The filter decides what is stored: a port filter keeps out a second
+ * connection, and what the filter lets through that is not TCP is
+ * counted, not stored. */
+static void test_capture_filter_and_skipped(void **state)
+{
+	struct fixture *fx = *state;
+	struct sockaddr_in to = { .sin_family = AF_INET,
+	                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	                          .sin_port = htons(9) };
+	int u;
+
+	open_capture(fx, "udp port 9", NULL);
+	u = nonblocking_socket(AF_INET, SOCK_DGRAM);
+	assert_int_equal(sendto(u, "x", 1, 0, (struct sockaddr *)&to, sizeof to), 1);
+	close(u);
+	/* a TCP handshake too, which the filter keeps out */
+	connect_loopback(fx, AF_INET, listen_loopback(fx, AF_INET));
+	rsl_capture_drain(fx->cap);
+	assert_int_equal(rsl_capture_skipped(fx->cap), 1);
+	assert_int_equal(rsl_capture_count(fx->cap), 0);
+}
+
+/* A TCP header with a data offset of 4, sent through a raw socket. */
+static void test_capture_malformed_counted(void **state)
+{
+	struct fixture *fx = *state;
+	struct sockaddr_in to = { .sin_family = AF_INET,
+	                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	uint8_t seg[20] = { 0x30, 0x39, 0x00, 0x50, [12] = 0x40, [13] = 0x10 };
+	int r;
+
+	open_capture(fx, NULL, NULL);
+	r = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (r < 0)
+		skip();
+	assert_int_equal(sendto(r, seg, sizeof seg, 0, (struct sockaddr *)&to, sizeof to),
+	                 (ssize_t)sizeof seg);
+	close(r);
+	rsl_capture_drain(fx->cap);
+	assert_int_equal(rsl_capture_malformed(fx->cap), 1);
+	assert_int_equal(rsl_capture_count(fx->cap), 0);
+}
+
+static void assert_same_packet(const struct rsl_packet *a, const struct rsl_packet *b)
+{
+	int k;
+
+	assert_true(a->ts == b->ts);
+	assert_int_equal(a->family, b->family);
+	assert_memory_equal(a->src, b->src, 16);
+	assert_memory_equal(a->dst, b->dst, 16);
+	assert_int_equal(a->sport, b->sport);
+	assert_int_equal(a->dport, b->dport);
+	assert_int_equal(a->seq, b->seq);
+	assert_int_equal(a->ack, b->ack);
+	assert_int_equal(a->flags, b->flags);
+	assert_int_equal(a->win, b->win);
+	assert_int_equal(a->len, b->len);
+	assert_int_equal(a->ttl, b->ttl);
+	assert_int_equal(a->mss, b->mss);
+	assert_int_equal(a->wscale, b->wscale);
+	assert_int_equal(a->sack_ok, b->sack_ok);
+	assert_int_equal(a->has_ts, b->has_ts);
+	assert_int_equal(a->ts_val, b->ts_val);
+	assert_int_equal(a->ts_ecr, b->ts_ecr);
+	assert_int_equal(a->nsack, b->nsack);
+	for (k = 0; k < a->nsack; k++) {
+		assert_int_equal(a->sack[k][0], b->sack[k][0]);
+		assert_int_equal(a->sack[k][1], b->sack[k][1]);
+	}
+	assert_int_equal(a->truncated, b->truncated);
+}
+
+static void test_capture_write_reads_back(void **state)
+{
+	struct fixture *fx = *state;
+	char path[] = "/tmp/rstlab-test-capture-XXXXXX";
+	char errbuf[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *h;
+	const u_char *bytes;
+	uint16_t cport, sport;
+	size_t k = 0, n;
+	pcap_t *p;
+	int fd, rc;
+
+	open_capture(fx, NULL, NULL);
+	handshake_and_write(fx, AF_INET, &cport, &sport);
+	/* close first: the stored packets stay, and nothing more arrives */
+	rsl_capture_close(fx->cap);
+	n = rsl_capture_count(fx->cap);
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	rc = rsl_capture_write(fx->cap, path);
+	if (rc != RSL_OK) {
+		unlink(path);
+		fail_msg("rsl_capture_write: %s", rsl_capture_error(fx->cap));
+	}
+	p = pcap_open_offline(path, errbuf);
+	unlink(path);
+	if (p == NULL)
+		fail_msg("pcap_open_offline: %s", errbuf);
+	assert_int_equal(pcap_datalink(p), DLT_EN10MB);
+	while ((rc = pcap_next_ex(p, &h, &bytes)) == 1) {
+		struct rsl_packet got;
+
+		assert_true(k < n);
+		got.ts = (double)h->ts.tv_sec + (double)h->ts.tv_usec * 1e-6;
+		assert_int_equal(rsl_decode(pcap_datalink(p), bytes, h->caplen, &got, NULL),
+		                 RSL_OK);
+		assert_same_packet(&got, rsl_capture_packet(fx->cap, k));
+		k++;
+	}
+	pcap_close(p);
+	assert_int_equal(rc, PCAP_ERROR_BREAK); /* end of file, not an error */
+	assert_int_equal(k, n);
+}
+
+static void test_capture_write_bad_path(void **state)
+{
+	struct fixture *fx = *state;
+
+	open_capture(fx, NULL, NULL);
+	assert_int_equal(rsl_capture_write(fx->cap, "/nonexistent-dir/x.pcap"), RSL_ESYS);
+	assert_non_null(strstr(rsl_capture_error(fx->cap), "nonexistent-dir"));
+}
+
+/* Two handles on one interface: every packet twice, each labelled, in
+ * arrival order; a third with another link type makes one pcap file
+ * impossible. */
+static void test_capture_several_handles(void **state)
+{
+	struct fixture *fx = *state;
+	size_t i, a = 0, b = 0;
+	int rc;
+
+	open_capture(fx, NULL, "first");
+	assert_int_equal(rsl_capture_add(fx->cap, "lo", NULL, "second"), RSL_OK);
+	connect_loopback(fx, AF_INET, listen_loopback(fx, AF_INET));
+	assert_int_equal(wait_for(fx, 6), 6);
+	for (i = 0; i < 6; i++) {
+		const char *label = rsl_capture_packet_iface(fx->cap, i);
+
+		if (strcmp(label, "first") == 0)
+			a++;
+		else if (strcmp(label, "second") == 0)
+			b++;
+	}
+	assert_int_equal(a, 3);
+	assert_int_equal(b, 3);
+
+	/* "any" captures with a cooked header, not Ethernet */
+	rc = rsl_capture_add(fx->cap, "any", NULL, "all");
+	if (rc != RSL_OK)
+		fail_msg("any: %s", rsl_capture_error(fx->cap));
+	assert_int_equal(rsl_capture_write(fx->cap, "/tmp/rstlab-never-written.pcap"),
+	                 RSL_EINVAL);
+	assert_non_null(strstr(rsl_capture_error(fx->cap), "link type"));
+	assert_int_equal(access("/tmp/rstlab-never-written.pcap", F_OK), -1);
+}
+
+static void test_capture_close_idempotent(void **state)
+{
+	struct fixture *fx = *state;
+	uint16_t sport;
+
+	open_capture(fx, NULL, NULL);
+	sport = listen_loopback(fx, AF_INET);
+	rsl_capture_close(fx->cap);
+	rsl_capture_close(fx->cap);
+	/* closed: traffic now is not captured, and adding is refused */
+	connect_loopback(fx, AF_INET, sport);
+	rsl_capture_drain(fx->cap);
+	rsl_loop_step(fx->loop, false);
+	assert_int_equal(rsl_capture_count(fx->cap), 0);
+	assert_int_equal(rsl_capture_add(fx->cap, "lo", NULL, NULL), RSL_ECLOSED);
+	rsl_capture_free(fx->cap);
+	fx->cap = NULL;
+	rsl_capture_free(NULL);
+}
+
+/* Closing, or freeing, the capture from its own callback: pcap is in the
+ * middle of its buffer then, so both must wait until it returns. */
+static void close_on_first(struct rsl_capture *cap, size_t index, void *ud)
+{
+	struct fixture *fx = ud;
+
+	fx->callbacks++;
+	rsl_capture_close(cap);
+	rsl_capture_close(cap);
+}
+
+static void free_on_first(struct rsl_capture *cap, size_t index, void *ud)
+{
+	struct fixture *fx = ud;
+
+	fx->callbacks++;
+	assert_ptr_equal(cap, fx->cap);
+	rsl_capture_free(cap);
+	fx->cap = NULL;
+}
+
+static void test_capture_close_from_callback(void **state)
+{
+	struct fixture *fx = *state;
+
+	fx->cap = rsl_capture_new(fx->loop, close_on_first, fx);
+	assert_non_null(fx->cap);
+	assert_int_equal(rsl_capture_add(fx->cap, "lo", NULL, NULL), RSL_OK);
+	connect_loopback(fx, AF_INET, listen_loopback(fx, AF_INET));
+	assert_int_equal(wait_for(fx, 1), 1);
+	rsl_capture_drain(fx->cap);
+	rsl_loop_step(fx->loop, false);
+	assert_int_equal(rsl_capture_count(fx->cap), 1);
+	assert_int_equal(fx->callbacks, 1);
+}
+
+static void test_capture_free_from_callback(void **state)
+{
+	struct fixture *fx = *state;
+	struct ev_loop *ev = rsl_loop_ev(fx->loop);
+	bool expired = false;
+	ev_timer t;
+
+	fx->cap = rsl_capture_new(fx->loop, free_on_first, fx);
+	assert_non_null(fx->cap);
+	assert_int_equal(rsl_capture_add(fx->cap, "lo", NULL, NULL), RSL_OK);
+	connect_loopback(fx, AF_INET, listen_loopback(fx, AF_INET));
+	ev_timer_init(&t, on_deadline, WAIT_SECONDS, 0);
+	t.data = &expired;
+	ev_timer_start(ev, &t);
+	while (fx->cap != NULL && !expired)
+		rsl_loop_step(fx->loop, true);
+	ev_timer_stop(ev, &t);
+	assert_null(fx->cap);
+	assert_int_equal(fx->callbacks, 1);
+	/* nothing of the capture is left on the loop */
+	rsl_loop_step(fx->loop, false);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_capture_handshake_ipv4, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_handshake_ipv6, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_live_on_return, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_bad_filter, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_no_such_interface, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_filter_and_skipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_malformed_counted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_write_reads_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_write_bad_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_several_handles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_close_idempotent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_close_from_callback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_free_from_callback, setup, teardown),
+	};
+	char err[256];
+
+	if (rsl_sandbox_enter(err, sizeof err) != RSL_OK) {
+		fprintf(stderr, "skipped: no network namespace: %s\n", err);
+		return 77;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

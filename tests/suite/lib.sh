@@ -1,0 +1,31 @@
+# Helpers for the suite tests: run the rstlab program and check its output.
+# Each check prints one line; finish prints "N passed, N failed".
+TMP=$(mktemp -d /tmp/rstlab-test.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+OUT=$TMP/out
+STATUS=0
+PASS=0
+FAIL=0
+MUT=
+
+ok()  { PASS=$((PASS + 1)); echo "ok: $*"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAILED: $*"; echo "--- output of the last run:"; sed 's/^/| /' "$OUT"; }
+
+# run CMD...: run with a time bound, keep stdout+stderr and the status.
+run() {
+  timeout 120 "$@" >"$OUT" 2>&1
+  STATUS=$?
+}
+expect_status() { [ "$STATUS" -eq "$1" ] && ok "exit status $1" || bad "exit status $STATUS, expected $1"; }
+expect_line() { grep -Eq -- "$1" "$OUT" && ok "output has /$1/" || bad "no line matches /$1/"; }
+expect_no_line() { grep -Eq -- "$1" "$OUT" && bad "a line matches /$1/" || ok "no line matches /$1/"; }
+# mutate FILE SED: a changed copy of FILE in $MUT (the change must apply).
+mutate() {
+  MUT=$TMP/$(basename "$1" .lua)-mut.lua
+  sed -e "$2" "$1" >"$MUT"
+  if cmp -s "$1" "$MUT"; then bad "the mutation '$2' did not change $1"; fi
+}
+finish() {
+  echo "$PASS passed, $FAIL failed"
+  [ "$FAIL" -eq 0 ]
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The seed scenarios pass as a suite, and each one fails when the behaviour
+# it demonstrates is taken out of it (so no scenario passes whatever the
+# kernel does).
+set -u
+. "$SRC/tests/suite/lib.sh"
+
+run "$RSTLAB" -j 2 scripts/refused.lua scripts/linger0.lua scripts/unread_close.lua
+expect_status 0
+expect_line '^4 passed, 0 failed$'
+expect_no_line 'unchecked'
+
+# linger0 without the SO_LINGER option: an orderly close, so EOF, not RST.
+mutate scripts/linger0.lua 's/t:ok(conn:set{ linger = 0 })/-- linger taken out/; s/t:eq(conn:get("linger").secs, 0)//'
+run "$RSTLAB" "$MUT"
+expect_status 1
+expect_line 'expected failure ECONNRESET, got EOF'
+
+# The kernel's reason must really be checked.
+mutate scripts/linger0.lua 's/reason TCP_STATE/reason TCP_ABORT_ON_LINGER/'
+run "$RSTLAB" "$MUT"
+expect_status 1
+expect_line 'expected reason TCP_ABORT_ON_LINGER, kernel said TCP_STATE'
+expect_line '^ *>> +8 '
+expect_line 'pcap: .*\.pcap'
+
+# unread_close reading everything: a FIN, and the peer sees EOF.
+mutate scripts/unread_close.lua 's/t:eq(conn:read(5), "01234")/t:eq(conn:read(10), "0123456789")/; s/t:eq(conn:pending(), 5, "bytes left unread in the kernel")//'
+run "$RSTLAB" "$MUT"
+expect_status 1
+expect_line 'expected failure ECONNRESET, got EOF'
+
+# refused with a listener on the port: connect succeeds.
+mutate scripts/refused.lua '0,/local cli = assert(h:socket("inet"))/s//local cli = assert(h:socket("inet")); local l = assert(h:listen("127.0.0.1:" .. port))/'
+run "$RSTLAB" "$MUT"
+expect_status 1
+expect_line 'expected failure ECONNREFUSED, but the call succeeded'
+
+# A RST that acks the wrong amount fails on its ack.
+mutate scripts/unread_close.lua 's/seq 1 ack 11 len 0   reason/seq 1 ack 6 len 0   reason/'
+run "$RSTLAB" "$MUT"
+expect_status 1
+expect_line 'expected ack 6, got ack 11'
+
+finish

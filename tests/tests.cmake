@@ -1,0 +1,49 @@
+# Every test is registered with CTest here, through one helper per kind.
+# Exit code 77 means "skipped" (e.g. no network namespace can be had).
+pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+find_program(LUA_INTERP NAMES lua5.4 lua54 REQUIRED)
+
+# tests/core/test_<module>.c: one cmocka executable per core module.
+function(rstlab_c_test src)
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name} ${src})
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/core ${CMAKE_SOURCE_DIR}/tests/core)
+  target_compile_options(${name} PRIVATE ${RSTLAB_WARNINGS})
+  target_compile_definitions(${name} PRIVATE RSTLAB_TEST_DATA="${CMAKE_SOURCE_DIR}/tests/data")
+  target_link_libraries(${name} PRIVATE rstlab_core PkgConfig::CMOCKA)
+  add_test(NAME core/${name} COMMAND ${name})
+  set_tests_properties(core/${name} PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77)
+endfunction()
+
+# tests/lua/test_<what>.lua: run by stock lua5.4 with require "rstlab"
+# resolving to the built module and the source tree's stdlib.
+function(rstlab_lua_test src)
+  get_filename_component(name ${src} NAME_WE)
+  add_test(NAME lua/${name} COMMAND ${LUA_INTERP} ${src}
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(lua/${name} PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77
+    DEPENDS rstlab_module
+    ENVIRONMENT "LUA_PATH=${CMAKE_SOURCE_DIR}/stdlib/?.lua\;${CMAKE_SOURCE_DIR}/tests/lua/?.lua\;\;;LUA_CPATH=${CMAKE_BINARY_DIR}/?.so\;\;;RSTLAB=$<TARGET_FILE:rstlab>")
+endfunction()
+
+# tests/suite/*.sh: runs of the rstlab program over scenario files.
+function(rstlab_sh_test src)
+  get_filename_component(name ${src} NAME_WE)
+  add_test(NAME suite/${name} COMMAND bash ${src}
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(suite/${name} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
+    ENVIRONMENT "RSTLAB=$<TARGET_FILE:rstlab>;SRC=${CMAKE_SOURCE_DIR}")
+endfunction()
+
+file(GLOB _c_tests CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/core/test_*.c)
+foreach(t ${_c_tests})
+  rstlab_c_test(${t})
+endforeach()
+file(GLOB _lua_tests CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/lua/test_*.lua)
+foreach(t ${_lua_tests})
+  rstlab_lua_test(${t})
+endforeach()
+file(GLOB _sh_tests CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/suite/test_*.sh)
+foreach(t ${_sh_tests})
+  rstlab_sh_test(${t})
+endforeach()
