@@ -149,11 +149,16 @@ local function run_child(job, timeout)
 end
 
 -- Collect *.lua files of the arguments, in a stable order.
+-- A path that cannot be read becomes an entry with its error, so that the
+-- other files still run.
 local function collect(paths)
   local files = {}
   for _, p in ipairs(paths) do
-    local f = io.open(p, "r")
-    if not f then return nil, p .. ": no such file or directory" end
+    local f, err = io.open(p, "r")
+    if not f then
+      files[#files + 1] = { path = p, error = err }
+      goto continue
+    end
     local ok, _, code = f:read(0)
     f:close()
     if code == 21 then -- EISDIR
@@ -163,6 +168,7 @@ local function collect(paths)
     else
       files[#files + 1] = p
     end
+    ::continue::
   end
   return files
 end
@@ -258,13 +264,7 @@ function M.run(o, out)
   end
   out = out or (o.quiet and function() end or function(s) io.stdout:write(s, "\n"); io.stdout:flush() end)
   local summary = { passed = 0, failed = 0, skipped = 0, results = {} }
-  local files, ferr = collect(o.paths)
-  if not files then
-    out("rstlab: " .. ferr)
-    summary.failed = 1
-    summary.results[1] = { file = "", name = "", status = "error", message = ferr }
-    return summary
-  end
+  local files = collect(o.paths)
   local jobs = o.jobs or nprocs()
   core.prepare_tracing() -- best effort: without it, reasons read "unchecked"
 
@@ -272,11 +272,16 @@ function M.run(o, out)
   --    fail or hang, and must not take the runner with it.)
   local declared = {}
   parallel(files, jobs, function(file, i)
-    declared[i] = run_child({ mode = "list", file = file }, o.timeout)
+    if type(file) == "table" then
+      declared[i] = { error = file.error }
+    else
+      declared[i] = run_child({ mode = "list", file = file }, o.timeout)
+    end
   end)
   local work = {}
   for i, file in ipairs(files) do
     local rec = declared[i]
+    if type(file) == "table" then file = file.path end
     if rec.names then
       for _, name in ipairs(rec.names) do
         work[#work + 1] = { file = file, name = name }

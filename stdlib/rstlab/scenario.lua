@@ -419,6 +419,14 @@ function Capture:ladder(binds)
   return ladder.render(self:packets(), eps, {})
 end
 
+--- default_binds(packets) -> { A = first sender, B = its peer }: names for
+--- a ladder of a capture the script did not name.
+function M.default_binds(packets)
+  local p = packets[1]
+  if not p then return {} end
+  return { A = p.src, B = p.dst }
+end
+
 -- ---------------------------------------------------------------------
 -- the scenario object `t`
 
@@ -631,7 +639,8 @@ function M.run(decl, opts)
   if r.status ~= "pass" and #t.captures > 0 and not r.details then
     -- Show what crossed the wire, to help read an error.
     local cap = t.failed_capture or t.captures[1]
-    r.details = ladder.render(cap:packets(), {}, { ascii = opts.ascii })
+    local pkts = cap:packets()
+    r.details = "what the capture holds:\n" .. ladder.render(pkts, M.default_binds(pkts), { ascii = opts.ascii })
   end
   -- What is still open is closed now, in the reverse order of creation.
   for i = #t.objects, 1, -1 do
