@@ -50,7 +50,14 @@ static int sock_fail(lua_State *L, struct lsock *ls, int rc)
 {
 	if (rc == RSL_EINVAL)
 		return luaL_error(L, "%s", rsl_sock_error(ls->s));
-	return rsl_push_errno(L, rsl_sock_errno(ls->s), NULL);
+	/* The core's message names the call ("recv: Connection reset by
+	 * peer"); drop its C function prefix, keep the rest after the name. */
+	const char *msg = rsl_sock_error(ls->s);
+	const char *sep = strstr(msg, ": ");
+	lua_pushnil(L);
+	lua_pushfstring(L, "%s: %s", rsl_errno_name(rsl_sock_errno(ls->s)), sep ? sep + 2 : msg);
+	lua_pushstring(L, rsl_errno_name(rsl_sock_errno(ls->s)));
+	return 3;
 }
 
 /* socket(family ["inet"|"inet6"], host) -> Socket: a kernel socket created

@@ -23,14 +23,33 @@ struct rsl_sock {
 	int fd;                 /* -1 when closed */
 	int family;
 	int err;                /* errno of the last failure */
+	int fatal;              /* the error that ended the connection, once a
+	                           call reported it (ECONNRESET, ETIMEDOUT...) */
 	struct rsl_addr local;  /* remembered, see rsl_sock_local */
 	struct rsl_addr peer;
 	char errbuf[RSL_ERRLEN];
 };
 
 /* Fail with the errno already saved in s->err. */
+/* Errors after which the connection is gone. The kernel reports such an
+ * error once (to whichever call comes first) and then recv() returns 0 as
+ * if a FIN had come: remembering it keeps a reset from reading as an
+ * orderly close. */
+static bool ends_connection(int err)
+{
+	switch (err) {
+	case ECONNRESET: case ETIMEDOUT: case ECONNABORTED: case ECONNREFUSED:
+	case EHOSTUNREACH: case ENETUNREACH:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static int fail(struct rsl_sock *s, const char *func, const char *what)
 {
+	if (s->fatal == 0 && ends_connection(s->err))
+		s->fatal = s->err;
 	rsl_format_error(s->errbuf, sizeof s->errbuf, func, "%s: %s", what, strerror(s->err));
 	return RSL_ESYS;
 }
@@ -201,6 +220,12 @@ int rsl_sock_read(struct rsl_sock *s, void *buf, size_t n, size_t *got)
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return RSL_EAGAIN;
 		return FAIL(s, "recv");
+	}
+	if (r == 0 && n > 0 && s->fatal != 0) {
+		s->err = s->fatal;
+		rsl_set_error(s->errbuf, "recv: %s (reported to an earlier call; recv() "
+		              "now returns 0, which is not a FIN)", strerror(s->fatal));
+		return RSL_ESYS;
 	}
 	*got = (size_t)r;
 	return RSL_OK;

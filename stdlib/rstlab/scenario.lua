@@ -557,7 +557,15 @@ end
 -- traceback.
 local function handler(e)
   if getmetatable(e) == Failure then return e end
-  return { message = tostring(e), traceback = debug.traceback(nil, 2) }
+  -- Name the script line that made the failing call, not a line of the
+  -- stdlib or a C function in between.
+  local msg = tostring(e)
+  local at = script_where()
+  if at then
+    msg = msg:match("^stdlib/[^:]+:%d+: (.*)$") or msg
+    if not msg:match("^[^%s:]+:%d+: ") then msg = at .. ": " .. msg end
+  end
+  return { message = msg, traceback = debug.traceback(nil, 2) }
 end
 
 local function run_actor(t, fn, ...)
