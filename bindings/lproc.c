@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +28,8 @@
 struct lproc {
 	pid_t pid;              /* 0 once reaped */
 	int fd;                 /* read end of the report pipe, -1 when closed */
+	int pidfd;              /* readable once the child has exited; -1 if
+	                           the kernel has no pidfd_open */
 	int status;             /* waitpid status once reaped */
 	struct rsl_waiter w;
 };
@@ -83,6 +86,7 @@ static int lproc_fork(lua_State *L)
 	struct lproc *pr = lua_newuserdatauv(L, sizeof *pr, 0);
 	pr->pid = 0;
 	pr->fd = -1;
+	pr->pidfd = -1;
 	pr->status = 0;
 	rsl_waiter_init(&pr->w, eng);
 	luaL_setmetatable(L, RSL_MT_PROC);
@@ -117,14 +121,18 @@ static int lproc_fork(lua_State *L)
 	fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
 	pr->pid = pid;
 	pr->fd = p[0];
+	pr->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	return 1;
 }
 
-/* report(text): in a child, write text to the parent (all of it). */
+/* report(text [, last]): in a child, write text to the parent (all of
+ * it); with last, close the pipe: the parent sees the end of the report
+ * while this process still cleans up. */
 static int lproc_report(lua_State *L)
 {
 	size_t len;
 	const char *s = luaL_checklstring(L, 1, &len);
+	bool last = lua_toboolean(L, 2);
 	while (len > 0) {
 		ssize_t n = write(REPORT_FD, s, len);
 		if (n < 0) {
@@ -135,6 +143,8 @@ static int lproc_report(lua_State *L)
 		s += n;
 		len -= (size_t)n;
 	}
+	if (last)
+		close(REPORT_FD);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -193,6 +203,19 @@ static int lproc_wait(lua_State *L)
 	return rsl_waiter_wait(L, &pr->w, 1, "this process", pr->fd, EV_READ, timeout);
 }
 
+/* proc:wait_exit(timeout) -> "ready" | "timeout": until the child has
+ * exited (then proc:reap() does not block). */
+static int lproc_wait_exit(lua_State *L)
+{
+	struct lproc *pr = check_proc(L, 1);
+	double timeout = luaL_optnumber(L, 2, -1);
+	if (pr->pid <= 0 || pr->pidfd < 0) {
+		lua_pushliteral(L, "ready");
+		return 1;
+	}
+	return rsl_waiter_wait(L, &pr->w, 1, "this process", pr->pidfd, EV_READ, timeout);
+}
+
 /* proc:kill([signal number, default SIGKILL]): the whole process group. */
 static int lproc_kill(lua_State *L)
 {
@@ -215,6 +238,9 @@ static int lproc_reap(lua_State *L)
 		while (r < 0 && errno == EINTR);
 		pr->pid = 0;
 	}
+	if (pr->pidfd >= 0)
+		close(pr->pidfd);
+	pr->pidfd = -1;
 	if (WIFSIGNALED(pr->status)) {
 		lua_pushliteral(L, "signal");
 		lua_pushinteger(L, WTERMSIG(pr->status));
@@ -232,6 +258,9 @@ static int lproc_gc(lua_State *L)
 	if (pr->fd >= 0)
 		close(pr->fd);
 	pr->fd = -1;
+	if (pr->pidfd >= 0)
+		close(pr->pidfd);
+	pr->pidfd = -1;
 	if (pr->pid > 0) {
 		kill(-pr->pid, SIGKILL);
 		waitpid(pr->pid, NULL, 0);
@@ -244,6 +273,7 @@ void rsl_open_proc(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
 		{ "pid", lproc_pid }, { "read_now", lproc_read_now }, { "wait", lproc_wait },
+		{ "wait_exit", lproc_wait_exit },
 		{ "kill", lproc_kill }, { "reap", lproc_reap }, { NULL, NULL },
 	};
 	static const luaL_Reg meta[] = { { "__gc", lproc_gc }, { NULL, NULL } };

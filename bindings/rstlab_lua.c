@@ -113,15 +113,22 @@ void rsl_new_class(lua_State *L, const char *name, const luaL_Reg *methods,
 
 /* ---- tracepoint -------------------------------------------------------- */
 
-/* trace_open() -> true | nil, why: this state's tcp_send_reset reader,
- * opened once (later calls say the same). */
+/* trace_open([instance]) -> true | nil, why: this state's tcp_send_reset
+ * reader, opened once (later calls say the same): on the named instance of
+ * a runner's pool, or on an instance of this process's own. */
 static int ltrace_open(lua_State *L)
 {
 	struct rsl_engine *eng = rsl_engine_get(L);
+	const char *name = luaL_optstring(L, 1, NULL);
 	if (!eng->trace_tried) {
 		eng->trace_tried = true;
-		if (!rsl_trace_available(eng->trace_why, sizeof eng->trace_why) ||
-		    rsl_trace_open(&eng->trace, eng->trace_why, sizeof eng->trace_why) != RSL_OK)
+		char *why = eng->trace_why;
+		size_t n = sizeof eng->trace_why;
+		int rc = RSL_EUNAVAIL;
+		if (rsl_trace_available(why, n))
+			rc = name ? rsl_trace_attach(name, &eng->trace, why, n)
+			          : rsl_trace_open(&eng->trace, why, n);
+		if (rc != RSL_OK)
 			eng->trace = NULL;
 	}
 	if (eng->trace == NULL) {
@@ -168,6 +175,26 @@ static int ltrace_close(lua_State *L)
 	struct rsl_engine *eng = rsl_engine_get(L);
 	rsl_trace_close(eng->trace);
 	eng->trace = NULL;
+	return 0;
+}
+
+/* trace_create(name) -> true | nil, why: an instance for a runner's pool. */
+static int ltrace_create(lua_State *L)
+{
+	char why[RSL_ERRLEN];
+	if (rsl_trace_create(luaL_checkstring(L, 1), why, sizeof why) != RSL_OK) {
+		lua_pushnil(L);
+		lua_pushstring(L, why);
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* trace_destroy(name): remove a pool instance. */
+static int ltrace_destroy(lua_State *L)
+{
+	rsl_trace_destroy(luaL_checkstring(L, 1));
 	return 0;
 }
 
@@ -274,6 +301,7 @@ int luaopen_rstlab_core(lua_State *L)
 	static const luaL_Reg funcs[] = {
 		{ "trace_open", ltrace_open }, { "trace_events", ltrace_events },
 		{ "trace_close", ltrace_close }, { "trace_remove", ltrace_remove },
+		{ "trace_create", ltrace_create }, { "trace_destroy", ltrace_destroy },
 		{ "sandbox_enter", lsandbox_enter }, { "sandbox_ports", lsandbox_ports },
 		{ "prepare_tracing", lsandbox_prepare_tracing },
 		{ "errno_name", lerrno_name }, { "option_names", loption_names },

@@ -30,8 +30,8 @@
  *   to the IPv4 packet that was captured.
  *
  * Costs measured on a 2-CPU machine: mkdir of an instance ~1 ms (it
- * allocates the default buffer, ~1.4 MB per CPU), shrinking it to
- * BUFFER_KB ~6-10 ms, enabling and opening ~1 ms, rmdir 20-65 ms.
+ * allocates the default buffer, ~1.4 MB per CPU), enabling and opening
+ * ~1 ms, rmdir 20-65 ms (the runner does it after a scenario reported).
  */
 #include "internal.h"
 
@@ -53,15 +53,13 @@
 
 #define INSTANCE_PREFIX "rstlab-"
 #define EVENT_DIR "events/tcp/tcp_send_reset"
-/* Per CPU. A scenario sends a handful of RSTs; memory matters more than
- * depth because parallel runs each hold an instance on every CPU. */
-#define BUFFER_KB "64"
 /* trace_pipe lines for this event are ~200 bytes; anything longer is not
  * one of ours and is dropped whole. */
 #define LINE_MAX_LEN 1024
 
 struct rsl_trace {
 	int fd;                         /* the instance's trace_pipe, O_NONBLOCK */
+	bool owned;                     /* created by rsl_trace_open: close removes it */
 	char dir[PATH_MAX];             /* the instance directory */
 	char partial[LINE_MAX_LEN];     /* start of a line not yet ended by '\n' */
 	size_t plen;
@@ -146,14 +144,80 @@ bool rsl_trace_available(char *why, size_t len)
 	return true;
 }
 
+static int remove_dir(const char *dir);
+
+/* Create instances/<dir's name> with the tcp_send_reset event enabled;
+ * a leftover of the same name (a dead process's) is replaced. */
+static int create_instance(const char *dir, char *err, size_t errlen)
+{
+	int e;
+
+	if (mkdir(dir, 0700) < 0) {
+		e = errno;
+		if (e != EEXIST) {
+			rsl_format_error(err, errlen, __func__, "mkdir %s: %s", dir, strerror(e));
+			return e == ENOENT || e == EACCES || e == EPERM || e == EROFS
+			       ? RSL_EUNAVAIL : RSL_ESYS;
+		}
+		/* Left by a dead process that had this name, or still open in
+		 * this one. rmdir tells them apart: the kernel refuses (EBUSY)
+		 * while a trace_pipe of the instance is open. */
+		if (rmdir(dir) < 0 || mkdir(dir, 0700) < 0) {
+			e = errno;
+			rsl_format_error(err, errlen, __func__, "replacing %s: %s%s", dir,
+			                 strerror(e), e == EBUSY
+			                 ? " (a trace is already open in this process)" : "");
+			return RSL_ESYS;
+		}
+	}
+	/* The instance keeps its default buffer and clock: shrinking the
+	 * buffer (~10 ms) and switching the clock (~30 ms, it resets the
+	 * buffers) cost more than a whole scenario should, and events are
+	 * matched to packets by address, not by time. */
+	if (write_attr(dir, EVENT_DIR "/enable", "1") < 0) {
+		e = errno;
+		rsl_format_error(err, errlen, __func__, "enabling tcp:tcp_send_reset in %s: %s",
+		                 dir, strerror(e));
+		(void)rmdir(dir);
+		return e == ENOENT ? RSL_EUNAVAIL : RSL_ESYS;
+	}
+	return RSL_OK;
+}
+
+/* Open dir's trace_pipe into a new reader; owned: close removes dir. */
+static int open_reader(const char *dir, bool owned, struct rsl_trace **out,
+                       char *err, size_t errlen)
+{
+	char pipe[PATH_MAX + 16];
+	struct rsl_trace *t = calloc(1, sizeof *t);
+	if (t == NULL) {
+		rsl_format_error(err, errlen, __func__, "out of memory");
+		return RSL_ESYS;
+	}
+	snprintf(t->dir, sizeof t->dir, "%s", dir);
+	t->owned = owned;
+	snprintf(pipe, sizeof pipe, "%s/trace_pipe", dir);
+	t->fd = open(pipe, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (t->fd < 0) {
+		int e = errno;
+		rsl_format_error(err, errlen, __func__, "open %s: %s", pipe, strerror(e));
+		free(t);
+		return e == ENOENT ? RSL_EUNAVAIL : RSL_ESYS;
+	}
+	*out = t;
+	return RSL_OK;
+}
+
+static int named_path(char *buf, size_t len, const char *root, const char *name)
+{
+	int n = snprintf(buf, len, "%s/instances/%s", root, name);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
 int rsl_trace_open(struct rsl_trace **out, char *err, size_t errlen)
 {
 	char noerr[1];
-	char pipe[PATH_MAX + 16];
-	struct rsl_trace *t = NULL;
-	bool created = false;
-	int rc = RSL_ESYS;
-	int e;
+	char dir[PATH_MAX];
 
 	if (err == NULL || errlen == 0) {
 		err = noerr;
@@ -169,74 +233,65 @@ int rsl_trace_open(struct rsl_trace **out, char *err, size_t errlen)
 		rsl_format_error(err, errlen, __func__, "tracefs is not mounted");
 		return RSL_EUNAVAIL;
 	}
-	t = calloc(1, sizeof *t);
-	if (t == NULL) {
-		rsl_format_error(err, errlen, __func__, "out of memory");
+	if (instance_path(dir, sizeof dir, root, (long)getpid()) < 0) {
+		rsl_format_error(err, errlen, __func__, "tracefs path too long");
 		return RSL_ESYS;
 	}
-	t->fd = -1;
-	if (instance_path(t->dir, sizeof t->dir, root, (long)getpid()) < 0) {
-		rsl_format_error(err, errlen, __func__, "tracefs path too long");
-		goto out;
-	}
-
-	if (mkdir(t->dir, 0700) < 0) {
-		e = errno;
-		if (e != EEXIST) {
-			rsl_format_error(err, errlen, __func__, "mkdir %s: %s", t->dir,
-			                 strerror(e));
-			rc = e == ENOENT || e == EACCES || e == EPERM || e == EROFS
-			     ? RSL_EUNAVAIL : RSL_ESYS;
-			goto out;
-		}
-		/* Our pid's name: left by a dead process that had this pid, or
-		 * still open in this process. rmdir tells them apart: the kernel
-		 * refuses (EBUSY) while a trace_pipe of the instance is open. */
-		if (rmdir(t->dir) < 0 || mkdir(t->dir, 0700) < 0) {
-			e = errno;
-			rsl_format_error(err, errlen, __func__, "replacing %s: %s%s", t->dir,
-			                 strerror(e), e == EBUSY
-			                 ? " (a trace is already open in this process)" : "");
-			goto out;
-		}
-	}
-	created = true;
-
-	if (write_attr(t->dir, "buffer_size_kb", BUFFER_KB) < 0) {
-		e = errno;
-		rsl_format_error(err, errlen, __func__, "%s/buffer_size_kb: %s", t->dir,
-		                 strerror(e));
-		goto out;
-	}
-	/* Timestamps on CLOCK_MONOTONIC, the clock of rsl_now(). Best effort:
-	 * without it they are on the default "local" clock. */
-	(void)write_attr(t->dir, "trace_clock", "mono");
-	if (write_attr(t->dir, EVENT_DIR "/enable", "1") < 0) {
-		e = errno;
-		rsl_format_error(err, errlen, __func__, "enabling tcp:tcp_send_reset in %s: %s",
-		                 t->dir, strerror(e));
-		rc = e == ENOENT ? RSL_EUNAVAIL : RSL_ESYS;
-		goto out;
-	}
-	snprintf(pipe, sizeof pipe, "%s/trace_pipe", t->dir);
-	t->fd = open(pipe, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (t->fd < 0) {
-		e = errno;
-		rsl_format_error(err, errlen, __func__, "open %s: %s", pipe, strerror(e));
-		goto out;
-	}
-	*out = t;
-	t = NULL;
-	rc = RSL_OK;
-out:
-	if (t != NULL) {
-		if (t->fd >= 0)
-			close(t->fd);
-		if (created)
-			(void)rmdir(t->dir);
-		free(t);
-	}
+	int rc = create_instance(dir, err, errlen);
+	if (rc != RSL_OK)
+		return rc;
+	rc = open_reader(dir, true, out, err, errlen);
+	if (rc != RSL_OK)
+		(void)rmdir(dir);
 	return rc;
+}
+
+int rsl_trace_create(const char *name, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	const char *root = tracefs_root();
+	if (root == NULL) {
+		rsl_format_error(err, errlen, __func__, "tracefs is not mounted");
+		return RSL_EUNAVAIL;
+	}
+	if (strchr(name, '/') != NULL || named_path(dir, sizeof dir, root, name) < 0) {
+		rsl_format_error(err, errlen, __func__, "bad instance name '%s'", name);
+		return RSL_EINVAL;
+	}
+	return create_instance(dir, err, errlen);
+}
+
+int rsl_trace_attach(const char *name, struct rsl_trace **out, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	const char *root = tracefs_root();
+	*out = NULL;
+	if (root == NULL) {
+		rsl_format_error(err, errlen, __func__, "tracefs is not mounted");
+		return RSL_EUNAVAIL;
+	}
+	if (strchr(name, '/') != NULL || named_path(dir, sizeof dir, root, name) < 0) {
+		rsl_format_error(err, errlen, __func__, "bad instance name '%s'", name);
+		return RSL_EINVAL;
+	}
+	int rc = open_reader(dir, false, out, err, errlen);
+	if (rc != RSL_OK)
+		return rc;
+	/* What an earlier user of the instance left is not ours. */
+	char buf[4096];
+	while (read((*out)->fd, buf, sizeof buf) > 0)
+		;
+	return RSL_OK;
+}
+
+void rsl_trace_destroy(const char *name)
+{
+	char dir[PATH_MAX];
+	const char *root = tracefs_root();
+	if (root == NULL || strchr(name, '/') != NULL || named_path(dir, sizeof dir, root, name) < 0)
+		return;
+	(void)write_attr(dir, EVENT_DIR "/enable", "0");
+	(void)remove_dir(dir);
 }
 
 int rsl_trace_fd(const struct rsl_trace *t)
@@ -352,10 +407,12 @@ void rsl_trace_close(struct rsl_trace *t)
 	if (t == NULL)
 		return;
 	if (t->fd >= 0) {
-		(void)write_attr(t->dir, EVENT_DIR "/enable", "0");
+		if (t->owned)
+			(void)write_attr(t->dir, EVENT_DIR "/enable", "0");
 		close(t->fd);
 		t->fd = -1;
-		(void)remove_dir(t->dir);
+		if (t->owned)
+			(void)remove_dir(t->dir);
 	}
 	free(t->ev);
 	free(t);
@@ -392,14 +449,25 @@ void rsl_trace_sweep_stale(void)
 			continue;
 		errno = 0;
 		long pid = strtol(s, &end, 10);
-		if (*end != '\0' || errno != 0 || pid <= 0 || pid > INT_MAX)
+		/* "rstlab-<pid>" (a process's own) or "rstlab-<pid>-<k>" (a
+		 * runner's pool) */
+		if (*end == '-' && isdigit((unsigned char)end[1])) {
+			char *k = end + 1;
+			while (isdigit((unsigned char)*k))
+				k++;
+			if (*k != '\0')
+				continue;
+		} else if (*end != '\0') {
+			continue;
+		}
+		if (errno != 0 || pid <= 0 || pid > INT_MAX)
 			continue;
 		/* Only instances whose owner is gone. Should the pid be
 		 * another pid namespace's, rmdir still fails with EBUSY while
 		 * its live owner holds the trace_pipe open. */
 		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;
-		if (instance_path(dir, sizeof dir, root, pid) == 0)
+		if (named_path(dir, sizeof dir, root, de->d_name) == 0)
 			(void)rmdir(dir);
 	}
 	closedir(d);

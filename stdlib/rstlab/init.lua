@@ -1,5 +1,4 @@
---- rstlab: what `require "rstlab"` gives a Lua program (and what a
---- scenario script sees as globals).
+--- rstlab: what `require "rstlab"` gives a Lua program.
 ---
 ---   local rstlab = require "rstlab"
 ---   local results = rstlab.run { "scripts/" }      -- forks, one sandbox each
@@ -42,7 +41,10 @@ end
 --- load_file(path) -> list of declarations | nil, message. Runs the file's
 --- top level with scenario() available as a global.
 function M.load_file(path)
-  local chunk, err = loadfile(path)
+  -- The script's globals live in an environment of its own, where
+  -- scenario() is defined; the embedding program's globals are untouched.
+  local env = setmetatable({ scenario = M.scenario }, { __index = _G })
+  local chunk, err = loadfile(path, "t", env)
   if not chunk then return nil, err end
   declared = {}
   local ok, e = xpcall(chunk, function(m) return debug.traceback(tostring(m), 2) end)
@@ -61,8 +63,5 @@ end
 function M.run(arg)
   return require("rstlab.runner").run(arg)
 end
-
--- Scripts see scenario() as a global.
-_G.scenario = M.scenario
 
 return M

@@ -107,15 +107,23 @@ function M.child_main(arg)
       res = require("rstlab.scenario").run(decl, job)
     end
   end
-  core.report(serialize(res))
+  -- Report and close the pipe first: the parent prints the result while
+  -- this process does the slow part of its teardown (removing the tracing
+  -- instance, closing packet sockets) and exits.
+  core.report(serialize(res), true)
+  core.trace_close()
   return 0
 end
 
 -- ---------------------------------------------------------------------
 -- the parent's side
 
--- Run one child to completion: its record, or an error record.
-local function run_child(job, timeout)
+-- Children that reported and are still exiting.
+local reaping = 0
+
+-- Run one child: on_record(its record, or an error record) as soon as
+-- the report is complete, then wait for the child to exit.
+local function run_child(job, timeout, on_record)
   local proc, msg = core.fork("rstlab.runner", serialize(job))
   if not proc then return { status = "error", message = msg } end
   local deadline = core.now() + timeout
@@ -134,18 +142,32 @@ local function run_child(job, timeout)
       end
     end
   end
-  local how, code = proc:reap()
-  core.trace_remove(proc:pid() ~= 0 and proc:pid() or job.pid or 0)
-  if timed_out then
-    return { status = "error", timeout = true,
-      message = string.format("killed after %g s: the scenario did not end", timeout) }
+  local rec = not timed_out and deserialize(table.concat(chunks)) or nil
+  if timed_out or rec == nil then
+    local how, code = proc:reap()
+    core.trace_remove(proc:pid())
+    if timed_out then
+      on_record({ status = "error", timeout = true,
+        message = string.format("killed after %g s: the scenario did not end", timeout) })
+    else
+      local why = how == "signal" and ("killed by signal " .. code) or ("exit status " .. code)
+      on_record({ status = "error", message = "the scenario process ended without a result (" .. why .. ")" })
+    end
+    return
   end
-  local rec = deserialize(table.concat(chunks))
-  if rec == nil then
-    local why = how == "signal" and ("killed by signal " .. code) or ("exit status " .. code)
-    return { status = "error", message = "the scenario process ended without a result (" .. why .. ")" }
-  end
-  return rec
+  on_record(rec)
+  -- The child exits after its report, once its teardown is done: that is
+  -- kernel time (RCU grace periods), not CPU, so the job slot is free now
+  -- and another actor reaps it. One that does not exit within a few
+  -- seconds is stuck, and killed.
+  reaping = reaping + 1
+  core.spawn(function()
+    if proc:wait_exit(5) == "timeout" then proc:kill() end
+    local pid = proc:pid()
+    proc:reap()
+    core.trace_remove(pid)
+    reaping = reaping - 1
+  end)
 end
 
 -- Collect *.lua files of the arguments, in a stable order.
@@ -235,19 +257,19 @@ end
 -- of this (parent) process; returns when all are done.
 local function parallel(items, n, fn)
   local next_i, running = 1, 0
-  local function worker()
+  local function worker(k)
     while next_i <= #items do
       local i = next_i
       next_i = next_i + 1
-      fn(items[i], i)
+      fn(items[i], i, k)
     end
     running = running - 1
   end
-  for _ = 1, math.min(n, #items) do
+  for k = 1, math.min(n, #items) do
     running = running + 1
-    core.spawn(worker)
+    core.spawn(worker, k)
   end
-  while running > 0 do
+  while running > 0 or reaping > 0 do
     local fatal = core.step(true)
     if fatal then error(fatal, 0) end
   end
@@ -266,7 +288,20 @@ function M.run(o, out)
   local summary = { passed = 0, failed = 0, skipped = 0, results = {} }
   local files = collect(o.paths)
   local jobs = o.jobs or nprocs()
-  core.prepare_tracing() -- best effort: without it, reasons read "unchecked"
+  -- The tcp_send_reset tracepoint, best effort: without it, reasons read
+  -- "unchecked". One tracing instance per job slot, made once: creating
+  -- and removing an instance costs tens of milliseconds and the kernel
+  -- serialises it, far more than a scenario should. A child attaches to
+  -- its slot's instance; lines left there by the slot's previous child
+  -- carry that child's ports, never the new one's (each has its own port
+  -- slice), so they cannot be taken for its RSTs.
+  local pool = {}
+  if core.prepare_tracing() then
+    for k = 1, jobs do
+      local name = "rstlab-" .. core.pid() .. "-" .. k
+      if core.trace_create(name) then pool[k] = name end
+    end
+  end
 
   -- 1. What does each file declare? (In a child: a script's top level may
   --    fail or hang, and must not take the runner with it.)
@@ -275,7 +310,7 @@ function M.run(o, out)
     if type(file) == "table" then
       declared[i] = { error = file.error }
     else
-      declared[i] = run_child({ mode = "list", file = file }, o.timeout)
+      run_child({ mode = "list", file = file }, o.timeout, function(r) declared[i] = r end)
     end
   end)
   local work = {}
@@ -295,6 +330,7 @@ function M.run(o, out)
       out(w.file .. ": " .. w.name .. (w.load_error and ("  ERROR " .. w.load_error) or ""))
     end
     summary.listed = #work
+    for _, name in pairs(pool) do core.trace_destroy(name) end
     return summary
   end
 
@@ -306,15 +342,7 @@ function M.run(o, out)
 
   -- 2. Run every scenario.
   local started = core.now()
-  parallel(work, jobs, function(w, i)
-    local r
-    if w.load_error then
-      r = { status = "error", message = w.load_error }
-    else
-      local base = safe_name(w.file:match("([^/]+)%.lua$") or w.file) .. "-" .. safe_name(w.name)
-      r = run_child({ file = w.file, name = w.name, timeout = o.timeout,
-        pcap_path = pcap_dir .. "/" .. base, pcap_always = o.pcap_dir ~= nil }, o.timeout + 5)
-    end
+  local function show(r, w, i)
     r.file, r.name = w.file, w.name
     summary.results[i] = r
     local label = w.file .. ": " .. w.name
@@ -338,8 +366,20 @@ function M.run(o, out)
       for _, l in ipairs(r.logs or {}) do out("      log: " .. l) end
       if r.pcap then out("      pcap: " .. r.pcap) end
     end
+  end
+  parallel(work, jobs, function(w, i, k)
+    if w.load_error then
+      show({ status = "error", message = w.load_error }, w, i)
+    else
+      local base = safe_name(w.file:match("([^/]+)%.lua$") or w.file) .. "-" .. safe_name(w.name)
+      run_child({ file = w.file, name = w.name, timeout = o.timeout, exiting = true,
+        trace_instance = pool[k],
+        pcap_path = pcap_dir .. "/" .. base, pcap_always = o.pcap_dir ~= nil },
+        o.timeout + 5, function(r) show(r, w, i) end)
+    end
   end)
   summary.duration = core.now() - started
+  for _, name in pairs(pool) do core.trace_destroy(name) end
   local line = string.format("%d passed, %d failed", summary.passed, summary.failed)
   if summary.skipped > 0 then line = line .. string.format(", %d skipped", summary.skipped) end
   out(line)

@@ -449,7 +449,7 @@ sprops._scenario = function(s) return M.current end
 
 function T:open_trace()
   if self.trace_state == nil then
-    local ok, why = core.trace_open()
+    local ok, why = core.trace_open(self.trace_instance)
     self.trace_state = ok and true or false
     self.trace_why = why
     self.trace_events = {}
@@ -597,6 +597,7 @@ function M.run(decl, opts)
   local t = setmetatable({
     objects = {}, sockmeta = setmetatable({}, { __mode = "k" }), actors = {},
     captures = {}, unchecked = {}, logs = {}, started = core.now(), name = decl.name,
+    trace_instance = opts.trace_instance,
   }, T)
   M.current = t
   t.host = setmetatable({ ns = core.host_self("host"), name = "host", scenario = t }, Host)
@@ -651,11 +652,13 @@ function M.run(decl, opts)
     r.details = "what the capture holds:\n" .. ladder.render(pkts, M.default_binds(pkts), { ascii = opts.ascii })
   end
   -- What is still open is closed now, in the reverse order of creation.
+  -- A scenario process about to exit (opts.exiting) leaves its captures to
+  -- the kernel: closing a packet socket takes tens of milliseconds.
   for i = #t.objects, 1, -1 do
     local o = t.objects[i]
-    if o.close then o:close() end
+    if getmetatable(o) == Socket or not opts.exiting then o:close() end
   end
-  core.trace_close()
+  if not opts.exiting then core.trace_close() end
   M.current = nil
   return r
 end

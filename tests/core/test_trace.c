@@ -339,14 +339,13 @@ static void no_socket(struct rsl_trace *t, int family)
 	int hold = bound(family, &closed); /* bound, not listening */
 	int c = bound(family, &cport);
 
-	double before = rsl_now();
 	assert_int_equal(connect_loop(c, family, closed), -1);
 	assert_int_equal(errno, ECONNREFUSED);
 	assert_int_equal(wait_event(t, family, lo, closed, lo, cport, &e), 1);
 	assert_string_equal(e->reason, "NO_SOCKET");
 	assert_string_equal(e->state, "UNKNOWN");
-	/* the instance's clock is rsl_now()'s (CLOCK_MONOTONIC) */
-	assert_true(e->ts >= before && e->ts <= rsl_now());
+	/* event times are on the trace's own clock */
+	assert_true(e->ts > 0);
 	assert_int_equal(count_events(t, family, lo, cport, lo, closed), 0);
 	close(c);
 	close(hold);

@@ -268,9 +268,8 @@ RSL_API int rsl_diag_list(uint32_t state_mask, struct rsl_sockdiag **out,
 /* ---- the tcp_send_reset tracepoint ----------------------------------- */
 
 struct rsl_rst_event {
-	double ts;              /* trace timestamp, seconds: CLOCK_MONOTONIC
-	                           (as rsl_now) where the kernel offers the
-	                           "mono" trace clock, else its "local" clock */
+	double ts;              /* trace timestamp, seconds, on the trace's
+	                           own ("local") clock: only for ordering */
 	int family;
 	uint8_t src[16], dst[16];
 	uint16_t sport, dport;
@@ -287,6 +286,14 @@ RSL_API bool rsl_trace_available(char *why, size_t len);
  * tcp:tcp_send_reset in it and open its trace_pipe non-blocking. Caller
  * closes with rsl_trace_close, which removes the instance. */
 RSL_API int rsl_trace_open(struct rsl_trace **out, char *err, size_t errlen);
+/* A pool of instances for a runner whose children come and go: create
+ * instances/<name> with the event enabled (rsl_trace_destroy removes it),
+ * and attach a reader to it (its pending lines are discarded; closing the
+ * reader leaves the instance). One reader at a time per instance. */
+RSL_API int rsl_trace_create(const char *name, char *err, size_t errlen);
+RSL_API int rsl_trace_attach(const char *name, struct rsl_trace **out, char *err,
+                             size_t errlen);
+RSL_API void rsl_trace_destroy(const char *name);
 RSL_API int rsl_trace_fd(const struct rsl_trace *t);
 /* Read and parse what the pipe holds now: RSL_OK, or RSL_ESYS with the
  * reason in rsl_trace_error. */
