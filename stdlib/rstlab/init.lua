@@ -43,7 +43,11 @@ end
 function M.load_file(path)
   -- The script's globals live in an environment of its own, where
   -- scenario() is defined; the embedding program's globals are untouched.
-  local env = setmetatable({ scenario = M.scenario }, { __index = _G })
+  -- os.exit would end the scenario process without a result: it raises.
+  local os_ = setmetatable({ exit = function()
+    error("os.exit() in a scenario file: end a scenario by returning, t:fail() or t:skip()", 2)
+  end }, { __index = os })
+  local env = setmetatable({ scenario = M.scenario, os = os_ }, { __index = _G })
   local chunk, err = loadfile(path, "t", env)
   if not chunk then return nil, err end
   declared = {}

@@ -176,7 +176,7 @@ function smethods.accept(s, opts)
     local c, msg, code = s:accept_now()
     if c == nil then return nil, msg, code end
     if c then
-      s._scenario:hold(c)
+      M.current:hold(c)
       return c
     end
     local ok, m2, c2 = park(s, "r", deadline, "accept", secs)
@@ -437,15 +437,8 @@ M.T = T
 --- t:hold(obj) -> obj: the scenario keeps obj until it ends.
 function T:hold(obj)
   self.objects[#self.objects + 1] = obj
-  if getmetatable(obj) == Socket then
-    rawset(self.sockmeta, obj, true)
-  end
   return obj
 end
-
--- Sockets find their scenario (accept holds the new one) through this.
-smethods._scenario = nil
-sprops._scenario = function(s) return M.current end
 
 function T:open_trace()
   if self.trace_state == nil then
@@ -595,7 +588,7 @@ end
 function M.run(decl, opts)
   opts = opts or {}
   local t = setmetatable({
-    objects = {}, sockmeta = setmetatable({}, { __mode = "k" }), actors = {},
+    objects = {}, actors = {},
     captures = {}, unchecked = {}, logs = {}, started = core.now(), name = decl.name,
     trace_instance = opts.trace_instance,
   }, T)
