@@ -48,10 +48,10 @@ static int lcap_new(lua_State *L)
 	int rc = rsl_capture_add(lc->cap, ifname, filter, label);
 	rsl_host_leave(L, saved);
 	if (rc == RSL_EINVAL)
-		return luaL_error(L, "%s", rsl_capture_error(lc->cap));
+		return luaL_error(L, "%s", rsl_user_error(rsl_capture_error(lc->cap)));
 	if (rc != RSL_OK) {
 		lua_pushnil(L);
-		lua_pushstring(L, rsl_capture_error(lc->cap));
+		lua_pushstring(L, rsl_user_error(rsl_capture_error(lc->cap)));
 		lua_pushstring(L, "ECAPTURE");
 		return 3;
 	}
@@ -69,10 +69,10 @@ static int lcap_add(lua_State *L)
 	                         luaL_optstring(L, 5, NULL));
 	rsl_host_leave(L, saved);
 	if (rc == RSL_EINVAL)
-		return luaL_error(L, "%s", rsl_capture_error(lc->cap));
+		return luaL_error(L, "%s", rsl_user_error(rsl_capture_error(lc->cap)));
 	if (rc != RSL_OK) {
 		lua_pushnil(L);
-		lua_pushstring(L, rsl_capture_error(lc->cap));
+		lua_pushstring(L, rsl_user_error(rsl_capture_error(lc->cap)));
 		return 2;
 	}
 	lua_pushboolean(L, 1);
@@ -177,7 +177,7 @@ static int lcap_write(lua_State *L)
 	rsl_capture_drain(lc->cap);
 	if (rsl_capture_write(lc->cap, luaL_checkstring(L, 2)) != RSL_OK) {
 		lua_pushnil(L);
-		lua_pushstring(L, rsl_capture_error(lc->cap));
+		lua_pushstring(L, rsl_user_error(rsl_capture_error(lc->cap)));
 		return 2;
 	}
 	lua_pushboolean(L, 1);

@@ -5,7 +5,12 @@
  * with setns(), creating the object and entering the home namespace again:
  * a socket stays in the namespace it was born in, so one thread and one
  * loop drive every host. The scenario's first host is the namespace the
- * process is already in (nsfd -1: nothing to enter).
+ * process is already in (nsfd -1: nothing to enter); host_new() makes the
+ * others (core/netns.c): anonymous namespaces that vanish with the process,
+ * whatever way it ends.
+ *
+ * Also the per-host kernel knobs and faults: sysctls, the host's nftables
+ * context (rules of its own table), and destroying all its TCP sockets.
  */
 #include "private.h"
 
@@ -18,6 +23,8 @@
 
 struct lhost {
 	int nsfd;               /* -1: the engine's home namespace */
+	struct rsl_nft *nft;    /* owned, made on first use */
+	bool closed;
 	char name[64];
 };
 
@@ -26,11 +33,26 @@ static struct lhost *check_host(lua_State *L, int idx)
 	return luaL_checkudata(L, idx, RSL_MT_HOST);
 }
 
+static struct lhost *check_open_host(lua_State *L, int idx)
+{
+	struct lhost *h = check_host(L, idx);
+	if (h->closed)
+		luaL_error(L, "attempt to use a closed host (%s)", h->name);
+	return h;
+}
+
+int rsl_host_nsfd(lua_State *L, int idx)
+{
+	if (lua_isnoneornil(L, idx))
+		return -1;
+	return check_open_host(L, idx)->nsfd;
+}
+
 int rsl_host_enter(lua_State *L, int idx)
 {
 	if (lua_isnoneornil(L, idx))
 		return -1;
-	struct lhost *h = check_host(L, idx);
+	struct lhost *h = check_open_host(L, idx);
 	if (h->nsfd < 0)
 		return -1;
 	if (setns(h->nsfd, CLONE_NEWNET) < 0)
@@ -56,9 +78,132 @@ static int lhost_self(lua_State *L)
 	const char *name = luaL_optstring(L, 1, "host");
 	struct lhost *h = lua_newuserdatauv(L, sizeof *h, 0);
 	h->nsfd = -1;
+	h->nft = NULL;
+	h->closed = false;
 	snprintf(h->name, sizeof h->name, "%s", name);
 	luaL_setmetatable(L, RSL_MT_HOST);
 	return 1;
+}
+
+/* host_new(name) -> Host | nil, msg: a new network namespace with lo up
+ * and the scenario's port slice. */
+static int lhost_new(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 1);
+	char err[RSL_ERRLEN];
+	struct lhost *h = lua_newuserdatauv(L, sizeof *h, 0);
+	h->nsfd = -1;
+	h->nft = NULL;
+	h->closed = true; /* until it holds its namespace */
+	snprintf(h->name, sizeof h->name, "%s", name);
+	luaL_setmetatable(L, RSL_MT_HOST);
+	if (rsl_netns_new(&h->nsfd, err, sizeof err) != RSL_OK) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	h->closed = false;
+	return 1;
+}
+
+/* host:inode() -> the namespace's inode (as in /proc/PID/ns/net). */
+static int lhost_inode(lua_State *L)
+{
+	struct lhost *h = check_open_host(L, 1);
+	char err[RSL_ERRLEN];
+	unsigned long ino;
+	if (rsl_netns_inode(h->nsfd, &ino, err, sizeof err) != RSL_OK)
+		return luaL_error(L, "%s", err);
+	lua_pushinteger(L, (lua_Integer)ino);
+	return 1;
+}
+
+/* host:sysctl(name [, value]) -> current value (a string). A sysctl that
+ * is not per network namespace raises. */
+static int lhost_sysctl(lua_State *L)
+{
+	struct lhost *h = check_open_host(L, 1);
+	const char *name = luaL_checkstring(L, 2);
+	const char *value = NULL;
+	char out[1024], err[RSL_ERRLEN];
+	if (!lua_isnoneornil(L, 3)) {
+		if (lua_isboolean(L, 3))
+			value = lua_toboolean(L, 3) ? "1" : "0";
+		else
+			value = luaL_checkstring(L, 3);
+	}
+	int rc = rsl_netns_sysctl(h->nsfd, name, value, out, sizeof out, err, sizeof err);
+	if (rc == RSL_EINVAL)
+		return luaL_error(L, "%s", err);
+	if (rc != RSL_OK) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		lua_pushliteral(L, "ESYSCTL");
+		return 3;
+	}
+	lua_pushstring(L, out);
+	return 1;
+}
+
+/* host:kill_tcp() -> number destroyed | nil, msg, code: every TCP socket
+ * of the host, as a crash loses them (sock_diag SOCK_DESTROY). */
+static int lhost_kill_tcp(lua_State *L)
+{
+	struct lhost *h = check_open_host(L, 1);
+	char err[RSL_ERRLEN];
+	size_t n = 0;
+	int rc = rsl_netns_kill_tcp(h->nsfd, &n, err, sizeof err);
+	if (rc != RSL_OK) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		lua_pushstring(L, rc == RSL_EUNAVAIL ? "EUNAVAIL" : "EDIAG");
+		return 3;
+	}
+	lua_pushinteger(L, (lua_Integer)n);
+	return 1;
+}
+
+/* host:nft(commands) -> echo text | nil, msg: nft commands (nft -f text)
+ * run in the host's namespace. A command nft refuses raises. */
+static int lhost_nft(lua_State *L)
+{
+	struct lhost *h = check_open_host(L, 1);
+	const char *cmds = luaL_checkstring(L, 2);
+	char err[RSL_ERRLEN];
+	if (h->nft == NULL && rsl_nft_open(h->nsfd, &h->nft, err, sizeof err) != RSL_OK) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	int rc = rsl_nft_run(h->nft, cmds);
+	if (rc == RSL_EINVAL)
+		return luaL_error(L, "nftables on host %s: %s", h->name, rsl_nft_error(h->nft));
+	if (rc != RSL_OK) {
+		lua_pushnil(L);
+		lua_pushstring(L, rsl_nft_error(h->nft));
+		return 2;
+	}
+	lua_pushstring(L, rsl_nft_output(h->nft));
+	return 1;
+}
+
+/* The one close path of close() and __gc: the namespace goes when the
+ * last socket in it does. Idempotent. */
+static void close_host(struct lhost *h)
+{
+	rsl_nft_close(h->nft);
+	h->nft = NULL;
+	if (h->nsfd >= 0)
+		close(h->nsfd);
+	h->nsfd = -1;
+	h->closed = true;
+}
+
+/* host:close() */
+static int lhost_close(lua_State *L)
+{
+	close_host(check_host(L, 1));
+	return 0;
 }
 
 /* host:name() -> string */
@@ -73,7 +218,7 @@ static int lhost_name(lua_State *L)
  * names, or nil for all. */
 static int lhost_sockets(lua_State *L)
 {
-	check_host(L, 1);
+	check_open_host(L, 1);
 	uint32_t mask = ~0u;
 	if (!lua_isnoneornil(L, 2)) {
 		luaL_checktype(L, 2, LUA_TTABLE);
@@ -131,10 +276,7 @@ static int lhost_sockets(lua_State *L)
 
 static int lhost_gc(lua_State *L)
 {
-	struct lhost *h = check_host(L, 1);
-	if (h->nsfd >= 0)
-		close(h->nsfd);
-	h->nsfd = -1;
+	close_host(check_host(L, 1));
 	return 0;
 }
 
@@ -147,12 +289,18 @@ static int lhost_tostring(lua_State *L)
 void rsl_open_host(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
-		{ "name", lhost_name }, { "sockets", lhost_sockets }, { NULL, NULL },
+		{ "name", lhost_name }, { "sockets", lhost_sockets },
+		{ "inode", lhost_inode }, { "sysctl", lhost_sysctl },
+		{ "kill_tcp", lhost_kill_tcp }, { "nft", lhost_nft },
+		{ "close", lhost_close }, { NULL, NULL },
 	};
 	static const luaL_Reg meta[] = {
 		{ "__gc", lhost_gc }, { "__tostring", lhost_tostring }, { NULL, NULL },
 	};
-	static const luaL_Reg funcs[] = { { "host_self", lhost_self }, { NULL, NULL } };
+	static const luaL_Reg funcs[] = {
+		{ "host_self", lhost_self }, { "host_new", lhost_new }, { NULL, NULL },
+	};
 	rsl_new_class(L, RSL_MT_HOST, methods, meta);
 	luaL_setfuncs(L, funcs, 0);
+	rsl_open_link(L);
 }

@@ -7,6 +7,10 @@
  * is its own process group (the runner kills the group at a timeout) and
  * dies with its parent. The parent reads the child's report from the pipe
  * without blocking the loop, so many children can run at once.
+ *
+ * The runner's other process-level needs live here too: signal(signo), a
+ * Signal object that catches a signal on the loop (so Ctrl-C can stop a run
+ * cleanly), and isatty(fd).
  */
 #include "private.h"
 
@@ -16,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -269,6 +274,131 @@ static int lproc_gc(lua_State *L)
 	return 0;
 }
 
+/* ---- signals ------------------------------------------------------------ */
+
+/* A signal caught on the engine's loop: deliveries are counted while no
+ * actor waits, and wake the waiting actor otherwise. libev attaches a
+ * signal to one loop per process, so a second engine asking for the same
+ * signal gets an error instead of libev's assertion. */
+struct lsignal {
+	ev_signal sig;
+	struct rsl_waiter w;
+	int pending;            /* deliveries nobody has waited for yet */
+	bool active;
+};
+
+static struct ev_loop *signal_owner[NSIG];
+
+static struct lsignal *check_signal(lua_State *L, int idx)
+{
+	return luaL_checkudata(L, idx, RSL_MT_SIGNAL);
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct lsignal *s = (struct lsignal *)((char *)w - offsetof(struct lsignal, sig));
+	if (rsl_waiter_busy(&s->w))
+		rsl_waiter_wake(&s->w, "ready");
+	else
+		s->pending++;
+}
+
+/* One close path: stop catching (the signal's default action is back),
+ * wake a waiting actor with "closed". */
+static void signal_close(struct lsignal *s)
+{
+	if (!s->active)
+		return;
+	struct ev_loop *ev = s->w.eng->loop->ev;
+	ev_signal_stop(ev, &s->sig);
+	signal_owner[s->sig.signum] = NULL;
+	s->active = false;
+	rsl_waiter_wake(&s->w, "closed");
+}
+
+/* signal(signo) -> Signal: catch signo on this engine's loop from now on,
+ * instead of its default action. */
+static int lproc_signal(lua_State *L)
+{
+	int signo = (int)luaL_checkinteger(L, 1);
+	struct rsl_engine *eng = rsl_engine_get(L);
+	luaL_argcheck(L, signo > 0 && signo < NSIG && signo != SIGKILL && signo != SIGSTOP, 1,
+	              "not a signal that can be caught");
+	if (signal_owner[signo] != NULL)
+		return luaL_error(L, "signal %d is already caught by an engine of this process", signo);
+	struct lsignal *s = lua_newuserdatauv(L, sizeof *s, 0);
+	s->pending = 0;
+	s->active = false;
+	rsl_waiter_init(&s->w, eng);
+	ev_signal_init(&s->sig, signal_cb, signo);
+	luaL_setmetatable(L, RSL_MT_SIGNAL);
+	ev_signal_start(eng->loop->ev, &s->sig);
+	/* A caught signal must not keep the loop running on its own. */
+	ev_unref(eng->loop->ev);
+	signal_owner[signo] = eng->loop->ev;
+	s->active = true;
+	return 1;
+}
+
+/* sig:wait([timeout]) -> "ready" | "timeout" | "closed": until the signal
+ * arrives (at once if it arrived since the last wait). */
+static int lsignal_wait(lua_State *L)
+{
+	struct lsignal *s = check_signal(L, 1);
+	double timeout = luaL_optnumber(L, 2, -1);
+	if (s->pending > 0) {
+		s->pending--;
+		lua_pushliteral(L, "ready");
+		return 1;
+	}
+	if (!s->active) {
+		lua_pushliteral(L, "closed");
+		return 1;
+	}
+	return rsl_waiter_wait(L, &s->w, 1, "this signal", -1, 0, timeout);
+}
+
+/* sig:close(): stop catching the signal (idempotent). */
+static int lsignal_close(lua_State *L)
+{
+	struct lsignal *s = check_signal(L, 1);
+	if (s->active)
+		ev_ref(s->w.eng->loop->ev);
+	signal_close(s);
+	return 0;
+}
+
+static int lsignal_gc(lua_State *L)
+{
+	struct lsignal *s = check_signal(L, 1);
+	if (s->active) {
+		ev_ref(s->w.eng->loop->ev);
+		ev_signal_stop(s->w.eng->loop->ev, &s->sig);
+		signal_owner[s->sig.signum] = NULL;
+		s->active = false;
+	}
+	rsl_waiter_drop(&s->w);
+	return 0;
+}
+
+/* isatty(fd) -> bool, columns | nil: whether fd is a terminal, and its
+ * width when the terminal says. */
+static int lproc_isatty(lua_State *L)
+{
+	int fd = (int)luaL_checkinteger(L, 1);
+	if (!isatty(fd)) {
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	lua_pushboolean(L, 1);
+	struct winsize ws;
+	if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		lua_pushinteger(L, ws.ws_col);
+	else
+		lua_pushnil(L);
+	return 2;
+}
+
 void rsl_open_proc(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
@@ -279,8 +409,15 @@ void rsl_open_proc(lua_State *L)
 	static const luaL_Reg meta[] = { { "__gc", lproc_gc }, { NULL, NULL } };
 	static const luaL_Reg funcs[] = {
 		{ "fork", lproc_fork }, { "report", lproc_report }, { "exit", lproc_exit },
-		{ NULL, NULL },
+		{ "signal", lproc_signal }, { "isatty", lproc_isatty }, { NULL, NULL },
+	};
+	static const luaL_Reg sig_methods[] = {
+		{ "wait", lsignal_wait }, { "close", lsignal_close }, { NULL, NULL },
+	};
+	static const luaL_Reg sig_meta[] = {
+		{ "__gc", lsignal_gc }, { "__close", lsignal_close }, { NULL, NULL },
 	};
 	rsl_new_class(L, RSL_MT_PROC, methods, meta);
+	rsl_new_class(L, RSL_MT_SIGNAL, sig_methods, sig_meta);
 	luaL_setfuncs(L, funcs, 0);
 }

@@ -11,18 +11,35 @@
  * from inside another one.
  *
  * Lua: spawn(fn, ...) starts an actor; sleep(s) parks one; step(block) runs
- * one loop iteration and returns the text of an error no actor caught.
+ * one loop iteration and returns the text of an error no actor caught;
+ * watchdog(s, msg) interrupts an actor that runs s seconds without waiting.
+ *
+ * Only actors may wait: a coroutine the script made itself would yield to
+ * its own resumer instead of the loop, and the wait would silently not
+ * happen. spawn() records its coroutines in a weak registry table, and a
+ * wait anywhere else raises.
  */
 #include "private.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
+
+static const char actors_key = 'A';
+
+/* The coroutine being resumed from the loop, for the watchdog's signal
+ * handler (NULL while the loop waits). One per process: signals are. */
+static lua_State *volatile running;
 
 static void resume(struct rsl_engine *eng, lua_State *co, int nargs)
 {
 	int nres = 0;
+	lua_State *outer = running;
+	running = co;
 	int st = lua_resume(co, eng->L, nargs, &nres);
+	running = outer;
 	if (st == LUA_OK || st == LUA_YIELD) {
 		lua_pop(co, nres);
 		return;
@@ -90,14 +107,34 @@ bool rsl_waiter_busy(const struct rsl_waiter *w)
 	return w->co != LUA_NOREF;
 }
 
+/* Raise without a position: the stdlib names the script line (a position
+ * here would be a stdlib line, and a coroutine.wrap would add another). */
+static int wait_misuse(lua_State *L, const char *fmt, const char *what)
+{
+	lua_pushfstring(L, fmt, what);
+	return lua_error(L);
+}
+
 int rsl_waiter_wait(lua_State *L, struct rsl_waiter *w, int owner, const char *what,
                     int fd, int events, double timeout)
 {
 	struct ev_loop *ev = w->eng->loop->ev;
 
 	if (!lua_isyieldable(L) || L == w->eng->L)
-		return luaL_error(L, "cannot wait on %s here: waiting calls must run in a "
-		                  "scenario actor (the scenario body or t:go)", what);
+		return wait_misuse(L, "cannot wait on %s here: waiting calls must run in a "
+		             "scenario actor (the scenario body or t:go)", what);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &actors_key);
+	bool actor = false;
+	if (lua_istable(L, -1)) {
+		lua_pushthread(L);
+		actor = lua_rawget(L, -2) != LUA_TNIL;
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	if (!actor)
+		return wait_misuse(L, "cannot wait on %s inside a coroutine of the script's "
+		             "own: waiting calls must run in a scenario actor (the "
+		             "scenario body or t:go)", what);
 	if (w->co != LUA_NOREF)
 		return luaL_error(L, "%s is already waited on by another coroutine", what);
 	owner = lua_absindex(L, owner);
@@ -168,7 +205,7 @@ static int ltimer_gc(lua_State *L)
 static int lsched_sleep(lua_State *L)
 {
 	double secs = luaL_checknumber(L, 1);
-	luaL_argcheck(L, secs >= 0, 1, "negative duration");
+	luaL_argcheck(L, secs >= 0, 1, "not a non-negative number of seconds");
 	struct ltimer *t = new_timer(L);
 	return rsl_waiter_wait(L, &t->w, -1, "a timer", -1, 0, secs);
 }
@@ -199,6 +236,21 @@ static int lsched_spawn(lua_State *L)
 	lua_State *co = lua_newthread(L);
 	lua_insert(L, 1);
 	lua_xmove(L, co, nargs + 1); /* fn and args */
+	/* Record it as an actor (weak keys: the table never keeps one alive). */
+	if (lua_rawgetp(L, LUA_REGISTRYINDEX, &actors_key) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		lua_newtable(L);
+		lua_createtable(L, 0, 1);
+		lua_pushliteral(L, "k");
+		lua_setfield(L, -2, "__mode");
+		lua_setmetatable(L, -2);
+		lua_pushvalue(L, -1);
+		lua_rawsetp(L, LUA_REGISTRYINDEX, &actors_key);
+	}
+	lua_pushvalue(L, 1);
+	lua_pushboolean(L, 1);
+	lua_rawset(L, -3);
+	lua_pop(L, 1);
 	/* A zero timer starts it from the loop, with its arguments. */
 	struct ltimer *t = new_timer(L);
 	lua_pushvalue(L, 1);
@@ -244,6 +296,58 @@ static int lsched_wallclock(lua_State *L)
 	return 1;
 }
 
+/* ---- the watchdog --------------------------------------------------------
+ * The scenario's own timeout is an actor sleeping on the loop, so it cannot
+ * end an actor that never waits (a busy loop): the loop never runs. The
+ * watchdog is a SIGALRM timer; its handler sets a count hook on the actor
+ * being resumed at that moment (lua_sethook is safe in a signal handler),
+ * and the hook raises the watchdog's message in it, with the file:line it
+ * was running. When no actor runs (the loop waits), it does nothing: the
+ * loop's own timers handle that case. */
+
+static char watchdog_msg[256];
+
+static void watchdog_hook(lua_State *L, lua_Debug *ar)
+{
+	lua_sethook(L, NULL, 0, 0);
+	luaL_error(L, "%s", watchdog_msg);
+}
+
+static void watchdog_signal(int sig)
+{
+	lua_State *co = running;
+	if (co != NULL)
+		lua_sethook(co, watchdog_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* watchdog(seconds, message): arm (seconds > 0) or disarm (0 or nil) the
+ * interrupt of an actor that runs that long without waiting. */
+static int lsched_watchdog(lua_State *L)
+{
+	double secs = luaL_optnumber(L, 1, 0);
+	const char *msg = luaL_optstring(L, 2, "the actor ran too long without waiting");
+	struct itimerval it = { { 0, 0 }, { 0, 0 } };
+	struct sigaction sa;
+
+	luaL_argcheck(L, secs >= 0 && secs < 1e9, 1, "not a number of seconds");
+	if (secs > 0) {
+		snprintf(watchdog_msg, sizeof watchdog_msg, "%s", msg);
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = watchdog_signal;
+		sa.sa_flags = SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGALRM, &sa, NULL);
+		it.it_value.tv_sec = (time_t)secs;
+		it.it_value.tv_usec = (suseconds_t)((secs - (double)(time_t)secs) * 1e6);
+		if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
+			it.it_value.tv_usec = 1;
+	}
+	if (setitimer(ITIMER_REAL, &it, NULL) < 0)
+		return rsl_push_errno(L, errno, "setitimer");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* yieldable(): whether the caller may wait. */
 static int lsched_yieldable(lua_State *L)
 {
@@ -259,6 +363,7 @@ void rsl_open_sched(lua_State *L)
 		{ "sleep", lsched_sleep }, { "spawn", lsched_spawn },
 		{ "step", lsched_step }, { "now", lsched_now },
 		{ "wallclock", lsched_wallclock }, { "yieldable", lsched_yieldable },
+		{ "watchdog", lsched_watchdog },
 		{ NULL, NULL },
 	};
 	rsl_new_class(L, RSL_MT_TIMER, methods, meta);

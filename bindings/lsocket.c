@@ -13,6 +13,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* The most one recv takes from the kernel. */
+#define READ_MAX ((size_t)1 << 20)
+
 struct lsock {
 	struct rsl_sock *s;     /* owned; NULL only if allocation failed */
 	struct rsl_waiter rd, wr;
@@ -49,7 +52,7 @@ static struct lsock *new_sock(lua_State *L)
 static int sock_fail(lua_State *L, struct lsock *ls, int rc)
 {
 	if (rc == RSL_EINVAL)
-		return luaL_error(L, "%s", rsl_sock_error(ls->s));
+		return luaL_error(L, "%s", rsl_user_error(rsl_sock_error(ls->s)));
 	/* The core's message names the call ("recv: Connection reset by
 	 * peer"); drop its C function prefix, keep the rest after the name. */
 	const char *msg = rsl_sock_error(ls->s);
@@ -58,6 +61,13 @@ static int sock_fail(lua_State *L, struct lsock *ls, int rc)
 	lua_pushfstring(L, "%s: %s", rsl_errno_name(rsl_sock_errno(ls->s)), sep ? sep + 2 : msg);
 	lua_pushstring(L, rsl_errno_name(rsl_sock_errno(ls->s)));
 	return 3;
+}
+
+static int wrong_family(lua_State *L, struct lsock *ls, int idx)
+{
+	bool six = rsl_sock_family(ls->s) == AF_INET6;
+	return luaL_error(L, "address %s is %s, the socket is %s (\"%s\")", lua_tostring(L, idx),
+	                  six ? "IPv4" : "IPv6", six ? "IPv6" : "IPv4", six ? "inet6" : "inet");
 }
 
 /* socket(family ["inet"|"inet6"], host) -> Socket: a kernel socket created
@@ -82,7 +92,7 @@ static int lsock_bind(lua_State *L)
 	struct rsl_addr a;
 	rsl_check_addr(L, 2, false, &a);
 	if (a.family != rsl_sock_family(ls->s))
-		return luaL_error(L, "address %s is not of the socket's family", lua_tostring(L, 2));
+		return wrong_family(L, ls, 2);
 	int rc = rsl_sock_bind(ls->s, &a);
 	if (rc != RSL_OK)
 		return sock_fail(L, ls, rc);
@@ -109,7 +119,7 @@ static int lsock_connect_start(lua_State *L)
 	struct rsl_addr a;
 	rsl_check_addr(L, 2, false, &a);
 	if (a.family != rsl_sock_family(ls->s))
-		return luaL_error(L, "address %s is not of the socket's family", lua_tostring(L, 2));
+		return wrong_family(L, ls, 2);
 	int rc = rsl_sock_connect(ls->s, &a);
 	if (rc == RSL_EAGAIN) {
 		lua_pushboolean(L, 0);
@@ -154,10 +164,13 @@ static int lsock_recv_now(lua_State *L)
 	struct lsock *ls = check_open(L, 1);
 	lua_Integer n = luaL_checkinteger(L, 2);
 	luaL_argcheck(L, n > 0, 2, "must be positive");
+	/* "At most n": a script may ask for everything with a huge n, which
+	 * must not become a huge buffer. */
+	size_t want = (lua_Unsigned)n > READ_MAX ? READ_MAX : (size_t)n;
 	luaL_Buffer b;
-	char *p = luaL_buffinitsize(L, &b, (size_t)n);
+	char *p = luaL_buffinitsize(L, &b, want);
 	size_t got = 0;
-	int rc = rsl_sock_read(ls->s, p, (size_t)n, &got);
+	int rc = rsl_sock_read(ls->s, p, want, &got);
 	if (rc == RSL_EAGAIN) {
 		lua_pushboolean(L, 0);
 		return 1;

@@ -16,6 +16,7 @@
 #define RSL_MT_HOST "rstlab.Host"
 #define RSL_MT_PROC "rstlab.Proc"
 #define RSL_MT_TIMER "rstlab.Timer"
+#define RSL_MT_SIGNAL "rstlab.Signal"
 #define RSL_MT_ENGINE "rstlab.Engine"
 
 /* One per Lua state: the loop every object of that state runs on. */
@@ -56,6 +57,9 @@ RSL_HIDDEN void rsl_waiter_wake(struct rsl_waiter *w, const char *result);
 RSL_HIDDEN void rsl_waiter_drop(struct rsl_waiter *w);
 RSL_HIDDEN bool rsl_waiter_busy(const struct rsl_waiter *w);
 
+/* A core error text as scripts see it: without the "rsl_<func>: " prefix
+ * the core keeps for its own reports. */
+RSL_HIDDEN const char *rsl_user_error(const char *text);
 /* nil, "NAME: text", "NAME" for an errno. Returns 3. */
 RSL_HIDDEN int rsl_push_errno(lua_State *L, int err, const char *text);
 /* Parse an "ip:port" argument or raise with file:line. */
@@ -67,6 +71,8 @@ RSL_HIDDEN void rsl_push_ip_port(lua_State *L, int family, const uint8_t ip[16],
  * current one when idx is none/nil); fn's return value is passed through. */
 RSL_HIDDEN int rsl_host_enter(lua_State *L, int idx);
 RSL_HIDDEN void rsl_host_leave(lua_State *L, int saved);
+/* The namespace fd of the host at idx: -1 for the home host (or nil). */
+RSL_HIDDEN int rsl_host_nsfd(lua_State *L, int idx);
 
 /* Register a metatable from methods and metamethods (__index = methods). */
 RSL_HIDDEN void rsl_new_class(lua_State *L, const char *name, const luaL_Reg *methods,
@@ -75,6 +81,7 @@ RSL_HIDDEN void rsl_new_class(lua_State *L, const char *name, const luaL_Reg *me
 RSL_HIDDEN void rsl_open_socket(lua_State *L);
 RSL_HIDDEN void rsl_open_capture(lua_State *L);
 RSL_HIDDEN void rsl_open_host(lua_State *L);
+RSL_HIDDEN void rsl_open_link(lua_State *L); /* called by rsl_open_host */
 RSL_HIDDEN void rsl_open_proc(lua_State *L);
 RSL_HIDDEN void rsl_open_sched(lua_State *L);
 

@@ -75,6 +75,16 @@ int rsl_push_errno(lua_State *L, int err, const char *text)
 	return 3;
 }
 
+const char *rsl_user_error(const char *text)
+{
+	const char *p = text;
+	if (text == NULL || strncmp(text, "rsl_", 4) != 0)
+		return text;
+	while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')
+		p++;
+	return strncmp(p, ": ", 2) == 0 ? p + 2 : text;
+}
+
 void rsl_check_addr(lua_State *L, int idx, bool allow_noport, struct rsl_addr *a)
 {
 	const char *s = luaL_checkstring(L, idx);

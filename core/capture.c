@@ -9,6 +9,14 @@
  * in arrival order across handles, and the expectation matcher can follow
  * them live through the on_packet callback.
  *
+ * One timeline across interfaces: each time the loop finds a handle
+ * readable, every handle is drained, and the packets of that pass are put
+ * in timestamp order before any of them is published (counted, handed to
+ * on_packet). A packet that crossed a veth pair is seen on both ends a few
+ * microseconds apart, and the two handles may be read in either order;
+ * sorting the pass keeps "sent" before "received". Published packets are
+ * never moved again, so indices stay stable for the matcher.
+ *
  * Each stored packet keeps its decoded form, its raw frame bytes and its
  * pcap header, so that a run can be written out as a pcap file later.
  * Storage only grows while the capture lives: packets sit in fixed-size
@@ -34,12 +42,16 @@ struct cap_handle {
 	struct rsl_capture *cap;
 	pcap_t *pcap;             /* NULL once closed */
 	int linktype;             /* kept after close, for rsl_capture_write */
+	bool nano;                /* timestamps in ns (else the kernel gave us) */
 	char *label;
 };
 
 struct stored {
 	struct rsl_packet pkt;
-	struct pcap_pkthdr hdr;   /* ts, caplen, len as pcap saw them */
+	struct pcap_pkthdr hdr;   /* caplen, len as pcap saw them; ts with
+	                             tv_usec in nanoseconds (files are written
+	                             with nanosecond precision) */
+	int64_t ns;               /* the same time, for exact ordering */
 	const uint8_t *raw;       /* hdr.caplen bytes in the arena */
 	size_t handle;            /* index into cap->handles */
 };
@@ -60,7 +72,8 @@ struct rsl_capture {
 
 	struct stored **blocks;      /* BLOCK_PACKETS each, never moved */
 	size_t nblocks;
-	size_t count;
+	size_t count;                /* published packets */
+	size_t pending;              /* stored after them, not yet published */
 	struct arena_chunk *arena;   /* newest first */
 
 	size_t skipped, malformed;
@@ -113,7 +126,7 @@ static uint8_t *arena_copy(struct rsl_capture *cap, const uint8_t *bytes, size_t
 /* A slot for the next packet, or NULL when out of memory. */
 static struct stored *next_slot(struct rsl_capture *cap)
 {
-	size_t b = cap->count / BLOCK_PACKETS;
+	size_t b = (cap->count + cap->pending) / BLOCK_PACKETS;
 
 	if (b == cap->nblocks) {
 		struct stored **blocks = realloc(cap->blocks, (b + 1) * sizeof *blocks);
@@ -126,7 +139,7 @@ static struct stored *next_slot(struct rsl_capture *cap)
 			return NULL;
 		cap->nblocks++;
 	}
-	return &cap->blocks[b][cap->count % BLOCK_PACKETS];
+	return &cap->blocks[b][(cap->count + cap->pending) % BLOCK_PACKETS];
 }
 
 static struct stored *slot(const struct rsl_capture *cap, size_t i)
@@ -151,7 +164,6 @@ static void on_frame(u_char *user, const struct pcap_pkthdr *hdr, const u_char *
 	struct rsl_capture *cap = h->cap;
 	struct stored *s;
 	const char *why;
-	size_t index;
 	int rc;
 
 	/* Frames read in the same batch as a close are not wanted. */
@@ -159,10 +171,17 @@ static void on_frame(u_char *user, const struct pcap_pkthdr *hdr, const u_char *
 		return;
 	s = next_slot(cap);
 	if (s == NULL) {
-		rsl_set_error(cap->err, "out of memory storing packet %zu", cap->count);
+		rsl_set_error(cap->err, "out of memory storing packet %zu",
+		              cap->count + cap->pending);
 		return;
 	}
-	s->pkt.ts = (double)hdr->ts.tv_sec + (double)hdr->ts.tv_usec * 1e-6;
+	/* A double cannot hold nanoseconds since 1970 (its step is ~0.5 us
+	 * there): the ordering uses ns, the double is for scripts. */
+	s->hdr = *hdr;
+	if (!h->nano)
+		s->hdr.ts.tv_usec *= 1000;
+	s->ns = (int64_t)s->hdr.ts.tv_sec * 1000000000 + s->hdr.ts.tv_usec;
+	s->pkt.ts = (double)s->hdr.ts.tv_sec + (double)s->hdr.ts.tv_usec * 1e-9;
 	rc = rsl_decode(h->linktype, bytes, hdr->caplen, &s->pkt, &why);
 	if (rc == RSL_ESKIP) {
 		cap->skipped++;
@@ -174,14 +193,38 @@ static void on_frame(u_char *user, const struct pcap_pkthdr *hdr, const u_char *
 	}
 	s->raw = arena_copy(cap, bytes, hdr->caplen);
 	if (s->raw == NULL) {
-		rsl_set_error(cap->err, "out of memory storing packet %zu", cap->count);
+		rsl_set_error(cap->err, "out of memory storing packet %zu",
+		              cap->count + cap->pending);
 		return;
 	}
-	s->hdr = *hdr;
 	s->handle = handle_index(cap, h);
-	index = cap->count++;
-	if (cap->on_packet)
-		cap->on_packet(cap, index, cap->ud);
+	cap->pending++;
+}
+
+/* Put the packets of this pass in timestamp order (a stable insertion
+ * sort: a pass holds few packets, mostly in order already), then publish
+ * them one by one. A callback that closes the capture ends the pass. */
+static void publish(struct rsl_capture *cap)
+{
+	size_t first = cap->count, end = cap->count + cap->pending;
+
+	for (size_t i = first + 1; i < end; i++) {
+		struct stored tmp = *slot(cap, i);
+		size_t j = i;
+		while (j > first && slot(cap, j - 1)->ns > tmp.ns) {
+			*slot(cap, j) = *slot(cap, j - 1);
+			j--;
+		}
+		if (j != i)
+			*slot(cap, j) = tmp;
+	}
+	while (cap->pending > 0 && !cap->closed && !cap->free_pending) {
+		size_t index = cap->count++;
+		cap->pending--;
+		if (cap->on_packet)
+			cap->on_packet(cap, index, cap->ud);
+	}
+	cap->pending = 0;
 }
 
 /* Read everything one handle holds now.  A handle that fails is stopped
@@ -223,9 +266,7 @@ static void on_readable(struct ev_loop *ev, ev_io *w, int revents)
 
 	if (cap->busy)
 		return;
-	cap->busy = true;
-	drain_handle(cap, h);
-	settle(cap);
+	rsl_capture_drain(cap);
 }
 
 void rsl_capture_drain(struct rsl_capture *cap)
@@ -239,6 +280,8 @@ void rsl_capture_drain(struct rsl_capture *cap)
 	/* nhandles is re-read: a callback may add a handle. */
 	for (i = 0; i < cap->nhandles && !cap->free_pending; i++)
 		drain_handle(cap, cap->handles[i]);
+	if (!cap->free_pending)
+		publish(cap);
 	settle(cap);
 }
 
@@ -301,6 +344,10 @@ int rsl_capture_add(struct rsl_capture *cap, const char *ifname, const char *fil
 	if (pcap_set_snaplen(h->pcap, SNAPLEN) != 0 ||
 	    pcap_set_immediate_mode(h->pcap, 1) != 0 ||
 	    pcap_set_timeout(h->pcap, TIMEOUT_MS) != 0 ||
+	    /* the copies of one packet on both ends of a veth pair are
+	     * often less than a microsecond apart */
+	    (pcap_set_tstamp_precision(h->pcap, PCAP_TSTAMP_PRECISION_NANO) != 0 &&
+	     pcap_set_tstamp_precision(h->pcap, PCAP_TSTAMP_PRECISION_MICRO) != 0) ||
 	    pcap_set_buffer_size(h->pcap, BUFFER_SIZE) != 0) {
 		rsl_set_error(cap->err, "%s: cannot set capture options", ifname);
 		rc = RSL_ESYS;
@@ -322,6 +369,7 @@ int rsl_capture_add(struct rsl_capture *cap, const char *ifname, const char *fil
 	/* rc > 0 is a warning (e.g. promiscuous mode not supported): the
 	 * handle works, carry on. */
 	h->linktype = pcap_datalink(h->pcap);
+	h->nano = pcap_get_tstamp_precision(h->pcap) == PCAP_TSTAMP_PRECISION_NANO;
 
 	if (pcap_compile(h->pcap, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
 		rsl_set_error(cap->err, "bad capture filter \"%s\": %s", filter,
@@ -426,7 +474,8 @@ int rsl_capture_write(struct rsl_capture *cap, const char *path)
 			return RSL_EINVAL;
 		}
 	}
-	dead = pcap_open_dead(linktype, SNAPLEN);
+	dead = pcap_open_dead_with_tstamp_precision(linktype, SNAPLEN,
+	                                            PCAP_TSTAMP_PRECISION_NANO);
 	if (dead == NULL) {
 		rsl_set_error(cap->err, "pcap_open_dead failed");
 		goto out;

@@ -202,13 +202,15 @@ end
 -- Raises "expectation line N: <what is wrong>: <the line>" on a bad line
 -- (N counts from 1 at the first line of text).
 -- @param text string
+-- @param binds optional { name = endpoint }: then a packet line naming an
+--   endpoint that is not bound is an error of that line
 -- @return spec: a list of line records in order, each { kind = "packet" |
 --   "skip" | "quiet", lineno = N, text = the original line, code = the line
 --   without comment and outer blanks, ... }; packet records also carry src,
 --   dst (names), flags (as written, or "*"), flagbits, clauses (in written
 --   order: { key = "seq"|"ack"|..., value/upto/l/r/t/d }) and reason;
 --   quiet records carry period (seconds).
-function expect.parse(text)
+function expect.parse(text, binds)
   if type(text) ~= "string" then
     error("expect.parse: text must be a string, got " .. type(text), 2)
   end
@@ -254,7 +256,54 @@ function expect.parse(text)
       seen_packet = true
     end
   end
+  -- With the binds at hand, a name nobody bound is an error of its line.
+  if type(binds) == "table" then
+    for _, rec in ipairs(spec) do
+      for _, n in ipairs(rec.kind == "packet" and { rec.src, rec.dst } or {}) do
+        if binds[n] == nil then
+          local known = {}
+          for k in pairs(binds) do known[#known + 1] = tostring(k) end
+          table.sort(known)
+          fail_line(rec.lineno, string.format("name '%s' is not bound (bound: %s)", n,
+            #known > 0 and table.concat(known, ", ") or "none"), trim(rec.text))
+        end
+      end
+    end
+  end
   return spec
+end
+
+--- Find line `lineno` of an expectation text in the script it was written
+-- in: the text as a long string ([[...]]) or a one-line string literal in
+-- the call that starts at line `from` of the chunk `source` (debug.getinfo's
+-- "@path"). Each of the text's lines 1..lineno must appear, in order, on
+-- consecutive lines of the file.
+-- @return the file's line number, or nil when the text is not found there
+--   (built at run time, escapes, another file)
+function expect.locate(text, source, from, lineno)
+  if type(source) ~= "string" or source:sub(1, 1) ~= "@" or not from or not lineno then
+    return nil
+  end
+  local f = io.open(source:sub(2), "r")
+  if not f then return nil end
+  local file = {}
+  for l in f:lines() do file[#file + 1] = l end
+  f:close()
+  local lines = {}
+  for raw in (text .. "\n"):gmatch("([^\n]*)\n") do
+    lines[#lines + 1] = raw
+    if #lines == lineno then break end
+  end
+  if #lines < lineno then return nil end
+  for first = from, math.min(from + 200, #file) do
+    local good = true
+    for j = 1, lineno do
+      local fl = file[first + j - 1]
+      if not fl or not fl:find(lines[j], 1, true) then good = false; break end
+    end
+    if good then return first + lineno - 1 end
+  end
+  return nil
 end
 
 ---------------------------------------------------------------------------

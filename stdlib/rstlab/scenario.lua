@@ -8,6 +8,7 @@
 local core = require "rstlab.core"
 local expect = require "rstlab.expect"
 local ladder = require "rstlab.ladder"
+local net = require "rstlab.net"
 
 local M = {}
 
@@ -61,7 +62,7 @@ local function timeout_of(opts)
     error("options must be a table, got " .. type(opts), 3)
   end
   local t = opts.timeout
-  if t ~= nil and (type(t) ~= "number" or t < 0) then
+  if t ~= nil and (type(t) ~= "number" or not (t >= 0)) then -- NaN too
     error("timeout must be a non-negative number of seconds", 3)
   end
   return t
@@ -176,7 +177,9 @@ function smethods.accept(s, opts)
     local c, msg, code = s:accept_now()
     if c == nil then return nil, msg, code end
     if c then
-      M.current:hold(c)
+      local sc = M.current
+      sc:hold(c)
+      if sc.sock_host then sc.sock_host[c] = sc.sock_host[s] end -- born on the listener's host
       return c
     end
     local ok, m2, c2 = park(s, "r", deadline, "accept", secs)
@@ -254,9 +257,16 @@ end
 
 --- h:socket(family) -> an unconnected Socket ("inet" or "inet6").
 function Host:socket(family)
+  if self.down then
+    error("host " .. self.name .. " is down (crashed): reboot it before making sockets on it", 3)
+  end
   local s, msg, code = core.socket(family or "inet", self.ns)
   if not s then return nil, msg, code end
-  return self.scenario:hold(s)
+  local sc = self.scenario
+  -- Which host each socket lives on: a crash closes that host's sockets.
+  sc.sock_host = sc.sock_host or setmetatable({}, { __mode = "k" })
+  sc.sock_host[s] = self
+  return sc:hold(s)
 end
 
 --- h:listen(addr [, opts]) -> listening Socket | nil, msg, code. Port 0
@@ -330,17 +340,24 @@ function Host:sockets(filter)
   return list
 end
 
---- h:capture([{iface = "lo", filter = "tcp"}]) -> Capture: live when this
---- returns; every packet on the host's interface is this scenario's own.
+--- h:capture([{iface =, filter = "tcp"}]) -> Capture: live when this
+--- returns; every packet on the host's interfaces is this scenario's own.
+--- Without iface, it captures every interface of the host: lo and the
+--- ends of its links, also those linked later, in one timeline.
 function Host:capture(opts)
   opts = opts or {}
   local sc = self.scenario
   sc:open_trace()
-  local iface = opts.iface or "lo"
+  local ifaces = opts.iface and { opts.iface } or self.ifaces or { "lo" }
+  local iface = ifaces[1]
   local c, msg, code = core.capture(self.ns, iface, opts.filter, self.name .. ":" .. iface)
   if not c then return nil, msg, code end
   sc:hold(c)
-  local cap = setmetatable({ c = c, scenario = sc, host = self }, M.Capture)
+  local cap = setmetatable({ c = c, scenario = sc, host = self, filter = opts.filter }, M.Capture)
+  for i = 2, #ifaces do cap:add(self, ifaces[i]) end
+  if not opts.iface and self.following then
+    self.following[#self.following + 1] = cap
+  end
   sc.captures[#sc.captures + 1] = cap
   return cap
 end
@@ -387,8 +404,13 @@ function Capture:expect(binds, text, opts)
   if type(binds) ~= "table" then error("expect: first argument must be a table of endpoints", 2) end
   if type(text) ~= "string" then error("expect: second argument must be the expectation text", 2) end
   local at = where(2)
-  local ok, spec = pcall(expect.parse, text)
-  if not ok then error(at .. ": " .. tostring(spec), 0) end
+  local ok, spec = pcall(expect.parse, text, binds)
+  if not ok then
+    -- Name the script line of the bad expectation line when it can be found.
+    local info, n = debug.getinfo(2, "Sl"), tostring(spec):match("^expectation line (%d+):")
+    local line = n and expect.locate(text, info.source, info.currentline, tonumber(n))
+    error((line and (info.short_src .. ":" .. line) or at) .. ": " .. tostring(spec), 0)
+  end
   local eps = {}
   for name, v in pairs(binds) do eps[name] = endpoint(name, v) end
   local c, sc = self.c, self.scenario
@@ -401,6 +423,7 @@ function Capture:expect(binds, text, opts)
   end
   function source.reason(_, pkt) return sc:rst_reason(self, pkt) end
   local matched, report = expect.match(spec, eps, source, { timeout = timeout_of(opts) or 2 })
+  self.last_expect = { binds = eps, spec = spec, report = report } -- for the result record
   for _, u in ipairs(report.unchecked or {}) do
     sc.unchecked[#sc.unchecked + 1] = at .. ": " .. u
   end
@@ -449,6 +472,14 @@ function T:open_trace()
   end
 end
 
+--- t:trace_sync(): read the tcp_send_reset events the kernel holds now.
+function T:trace_sync()
+  if not self.trace_state then return end
+  for _, e in ipairs(core.trace_events(#self.trace_events + 1)) do
+    self.trace_events[#self.trace_events + 1] = e
+  end
+end
+
 -- The kernel's reason for a captured RST, only when unambiguous.
 function T:rst_reason(cap, pkt)
   if not self.trace_state then
@@ -460,25 +491,28 @@ function T:rst_reason(cap, pkt)
   if lo == 0 or not ((sport >= lo and sport <= hi) or (dport >= lo and dport <= hi)) then
     return nil, "neither port is in this scenario's own slice, so a trace event could be another's"
   end
-  -- The RSTs of this capture with the same addresses, and pkt's rank.
+  -- The RSTs of this capture with the same addresses, and pkt's rank
+  -- (on pkt's interface only: a capture of both ends of a link sees each
+  -- packet twice).
   local rank, nrst = 0, 0
   for i = 1, cap.c:count() do
     local p = cap.c:packet(i)
-    if p.flags:find("R", 1, true) and p.src == pkt.src and p.dst == pkt.dst then
+    if p.flags:find("R", 1, true) and p.src == pkt.src and p.dst == pkt.dst
+      and p.iface == pkt.iface then
       nrst = nrst + 1
       if p.index == pkt.index then rank = nrst end
     end
   end
   -- The tracepoint fires before the packet is sent, so its line is there
   -- by the time the capture has the packet; read what is pending.
-  for _, e in ipairs(core.trace_events(#self.trace_events + 1)) do
-    self.trace_events[#self.trace_events + 1] = e
-  end
+  self:trace_sync()
   local match = {}
   for _, e in ipairs(self.trace_events) do
     -- A RST sent for a listener names the listener's own address with
-    -- destination 0.0.0.0:0 (or [::]:0).
-    if e.src == pkt.src and (e.dst == pkt.dst or e.dst == "0.0.0.0:0" or e.dst == "[::]:0") then
+    -- destination 0.0.0.0:0 (or [::]:0). Events of RSTs that a crash kept
+    -- off the wire are not candidates.
+    if not e.suppressed
+      and e.src == pkt.src and (e.dst == pkt.dst or e.dst == "0.0.0.0:0" or e.dst == "[::]:0") then
       match[#match + 1] = e
     end
   end
@@ -583,8 +617,51 @@ end
 -- ---------------------------------------------------------------------
 -- running one scenario in this process (already inside its sandbox)
 
+local PACKET_FIELDS = { "index", "ts", "src", "dst", "flags", "seq", "ack", "win", "len",
+  "ttl", "mss", "wscale", "sackok", "tsval", "tsecr", "sack", "iface" }
+local MAX_RECORD_PACKETS = 2000
+
+--- capture_record(cap) -> { name, binds, packets, marks, failed, truncated }:
+--- a capture as plain data for the runner's ladders and reports. binds are
+--- those of the capture's last expectation (else A and B); marks[i] is the
+--- expectation line matched by packet i, failed the packet of the line
+--- that did not match.
+function M.capture_record(cap)
+  local all = cap:packets()
+  local rec = { name = all[1] and all[1].iface or (cap.host and cap.host.name or "capture"),
+    packets = {} }
+  for i = 1, math.min(#all, MAX_RECORD_PACKETS) do
+    local p, q = all[i], {}
+    for _, k in ipairs(PACKET_FIELDS) do q[k] = p[k] end
+    rec.packets[i] = q
+  end
+  if #all > MAX_RECORD_PACKETS then rec.truncated = #all - MAX_RECORD_PACKETS end
+  local last = cap.last_expect
+  if last then
+    rec.binds, rec.marks = last.binds, {}
+    local rep = last.report
+    for k, line in ipairs(rep.lines) do
+      local pos = line.packet or (line.status == "fail" and line.nearest) or nil
+      local ci = pos and rep.capture_index[pos]
+      if ci then
+        local rec_line = last.spec[k]
+        local text = string.format("%d: %s", rec_line.lineno, rec_line.code)
+        if k == rep.first_failure then
+          text = ">> " .. text .. (line.packet and "" or " (nearest miss)")
+          rec.failed = ci
+        end
+        rec.marks[ci] = text
+      end
+    end
+  else
+    rec.binds = M.default_binds(all)
+  end
+  return rec
+end
+
 --- M.run(decl, opts) -> result table { status = "pass"|"fail"|"error"|"skip",
---- message, where, details, traceback, unchecked, pcap, duration, logs }.
+--- message, where, details, traceback, unchecked, pcap, duration, logs,
+--- captures (with opts.packets: capture_record of each capture) }.
 function M.run(decl, opts)
   opts = opts or {}
   local t = setmetatable({
@@ -594,7 +671,12 @@ function M.run(decl, opts)
   }, T)
   M.current = t
   t.host = setmetatable({ ns = core.host_self("host"), name = "host", scenario = t }, Host)
+  net.init_host(t.host)
   local timeout = decl.opts.timeout or opts.timeout or 30
+  -- An actor that never waits keeps the loop (and the timeout below) from
+  -- running: the watchdog interrupts it where it runs.
+  core.watchdog(timeout + 0.25, string.format(
+    "scenario timed out after %g s while running here, without ever waiting (a busy loop?)", timeout))
   local main = core.spawn(function()
     run_actor(t, decl.fn, t)
     t.done = true
@@ -603,13 +685,21 @@ function M.run(decl, opts)
   core.spawn(function()
     core.sleep(timeout)
     if not t.done then
-      local where_waiting = {}
+      local where_waiting, at = {}, nil
       for i, co in ipairs(t.actors) do
         if coroutine.status(co) == "suspended" then
           where_waiting[#where_waiting + 1] = debug.traceback(co, "actor " .. i .. " was waiting")
+          for level = 0, 40 do -- the script line it waits at
+            local info = debug.getinfo(co, level, "Sl")
+            if not info or at then break end
+            if info.what ~= "C" and not info.source:match("^@stdlib/") then
+              at = string.format("actor %d waiting at %s:%d", i, info.short_src, info.currentline or 0)
+            end
+          end
         end
       end
-      t:record({ message = string.format("scenario timed out after %g s", timeout),
+      t:record({ message = string.format("scenario timed out after %g s", timeout)
+          .. (at and (" (" .. at .. ")") or ""),
         traceback = table.concat(where_waiting, "\n"), timeout = true })
     end
   end)
@@ -617,6 +707,7 @@ function M.run(decl, opts)
     local fatal = core.step(true)
     if fatal then t:record({ message = fatal }) end
   end
+  core.watchdog(0)
   local r = { duration = core.now() - t.started, unchecked = t.unchecked, logs = t.logs }
   local e = t.outcome
   if e == nil then
@@ -638,11 +729,16 @@ function M.run(decl, opts)
     end
     if #paths > 0 then r.pcap = table.concat(paths, " ") end
   end
+  if opts.packets then
+    r.captures = {}
+    for i, cap in ipairs(t.captures) do r.captures[i] = M.capture_record(cap) end
+  end
   if r.status ~= "pass" and #t.captures > 0 and not r.details then
     -- Show what crossed the wire, to help read an error.
     local cap = t.failed_capture or t.captures[1]
     local pkts = cap:packets()
-    r.details = "what the capture holds:\n" .. ladder.render(pkts, M.default_binds(pkts), { ascii = opts.ascii })
+    r.details = #pkts == 0 and "the capture holds no packets"
+      or ("what the capture holds:\n" .. ladder.render(pkts, M.default_binds(pkts), { ascii = opts.ascii }))
   end
   -- What is still open is closed now, in the reverse order of creation.
   -- A scenario process about to exit (opts.exiting) leaves its captures to
@@ -655,5 +751,7 @@ function M.run(decl, opts)
   M.current = nil
   return r
 end
+
+net.install(M) -- hosts, links and faults (rstlab.net)
 
 return M

@@ -422,7 +422,7 @@ static void test_capture_write_reads_back(void **state)
 		unlink(path);
 		fail_msg("rsl_capture_write: %s", rsl_capture_error(fx->cap));
 	}
-	p = pcap_open_offline(path, errbuf);
+	p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
 	unlink(path);
 	if (p == NULL)
 		fail_msg("pcap_open_offline: %s", errbuf);
@@ -431,7 +431,7 @@ static void test_capture_write_reads_back(void **state)
 		struct rsl_packet got;
 
 		assert_true(k < n);
-		got.ts = (double)h->ts.tv_sec + (double)h->ts.tv_usec * 1e-6;
+		got.ts = (double)h->ts.tv_sec + (double)h->ts.tv_usec * 1e-9; /* ns file */
 		assert_int_equal(rsl_decode(pcap_datalink(p), bytes, h->caplen, &got, NULL),
 		                 RSL_OK);
 		assert_same_packet(&got, rsl_capture_packet(fx->cap, k));

@@ -15,6 +15,12 @@ bad() { FAIL=$((FAIL + 1)); echo "FAILED: $*"; echo "--- output of the last run:
 run() {
   timeout 120 "$@" >"$OUT" 2>&1
   STATUS=$?
+  # In a sanitized build, a report from any process of the run (forked
+  # scenario processes too) fails the test, whatever the run was expected
+  # to do.
+  if grep -Eq 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$OUT"; then
+    bad "sanitizer report in the output of: $*"
+  fi
 }
 expect_status() { [ "$STATUS" -eq "$1" ] && ok "exit status $1" || bad "exit status $STATUS, expected $1"; }
 expect_line() { grep -Eq -- "$1" "$OUT" && ok "output has /$1/" || bad "no line matches /$1/"; }

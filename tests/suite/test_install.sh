@@ -14,7 +14,7 @@ expect_status 0
 run "$TMP/embed" "$SRC/examples/new_scenario.lua"
 expect_status 0
 expect_line '^embedded run: 1 passed, 0 failed$'
-run env LUA_CPATH="$TMP/inst/lib/lua/5.4/?.so" lua5.4 -e 'print("version " .. require("rstlab").version)'
+run env LD_PRELOAD="${RSTLAB_LUA_PRELOAD:-}" LUA_CPATH="$TMP/inst/lib/lua/5.4/?.so" lua5.4 -e 'print("version " .. require("rstlab").version)'
 expect_status 0
 expect_line '^version [0-9]+\.[0-9]+\.[0-9]+$'
 finish

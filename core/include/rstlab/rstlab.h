@@ -310,6 +310,76 @@ RSL_API void rsl_trace_sweep_stale(void);
  * the RST's source; v4-mapped IPv6 addresses come back as AF_INET. */
 RSL_API int rsl_trace_parse_line(const char *line, struct rsl_rst_event *out);
 
+/* ---- hosts: network namespaces held by file descriptor ---------------- */
+
+/* A host is a network namespace known by an fd. Every function below that
+ * takes an nsfd runs in that namespace (setns there and back; -1 means the
+ * calling thread's current one) and leaves the caller where it was. The
+ * namespaces are anonymous (nothing in /run/netns): one disappears, with
+ * its interfaces and firewall rules, when its last fd and last socket are
+ * gone, so a process that dies (even by SIGKILL) takes its hosts along.
+ * err receives a sentence on failure. */
+
+/* A new network namespace, created without leaving the calling thread's:
+ * lo up, and the same ephemeral port slice as the sandbox (so RST reasons
+ * can still be attributed). *out is its fd; the caller closes it. */
+RSL_API int rsl_netns_new(int *out, char *err, size_t errlen);
+/* Enter nsfd (-1: stay); *saved holds what to give rsl_netns_leave. */
+RSL_API int rsl_netns_enter(int nsfd, int *saved, char *err, size_t errlen);
+/* Return to the namespace rsl_netns_enter left (no-op for saved -1). */
+RSL_API int rsl_netns_leave(int saved, char *err, size_t errlen);
+/* The namespace's inode number (what /proc/PID/ns/net links to). */
+RSL_API int rsl_netns_inode(int nsfd, unsigned long *ino, char *err, size_t errlen);
+/* Read (value NULL) or write a sysctl of the namespace: "net.ipv4.x" or
+ * "net/ipv4/x". The current value (after a write) goes to out. Only net.*
+ * sysctls that exist inside a network namespace are accepted; for any
+ * other, RSL_EINVAL with a sentence saying why. */
+RSL_API int rsl_netns_sysctl(int nsfd, const char *name, const char *value,
+                             char *out, size_t outlen, char *err, size_t errlen);
+/* Destroy every TCP socket of the namespace (sock_diag SOCK_DESTROY):
+ * established, listening, orphaned, TIME_WAIT and request sockets alike.
+ * Sockets with an fd stay open but dead (reads fail with ECONNABORTED).
+ * What the kernel sends meanwhile (RSTs) goes out as usual, so silence the
+ * host first (rsl_nft) when nothing must reach the wire. *killed counts
+ * the sockets destroyed; RSL_EUNAVAIL when the kernel lacks
+ * CONFIG_INET_DIAG_DESTROY. */
+RSL_API int rsl_netns_kill_tcp(int nsfd, size_t *killed, char *err, size_t errlen);
+
+/* ---- links: veth pairs between hosts (libnl-route-3) ---------------- */
+
+/* A veth pair: end if_a in nsfd_a, end if_b in nsfd_b, both down. */
+RSL_API int rsl_link_veth(int nsfd_a, const char *if_a, int nsfd_b, const char *if_b,
+                          char *err, size_t errlen);
+/* Add an address ("10.0.0.1/24", "fd00::1/64") to ifname; IPv6 ones skip
+ * duplicate address detection, so they are usable at once. */
+RSL_API int rsl_link_addr(int nsfd, const char *ifname, const char *cidr,
+                          char *err, size_t errlen);
+/* Bring ifname up (or down). */
+RSL_API int rsl_link_set_up(int nsfd, const char *ifname, bool up, char *err, size_t errlen);
+/* Wait (at most timeout seconds, on netlink events, not by polling) until
+ * ifname's operational state is UP: from then on the kernel transmits on
+ * it. RSL_EAGAIN when the time ran out. */
+RSL_API int rsl_link_wait_up(int nsfd, const char *ifname, double timeout,
+                             char *err, size_t errlen);
+/* Add a route: dst "10.0.2.0/24" or "default" (IPv4; "default6" for
+ * IPv6) via a gateway address. */
+RSL_API int rsl_link_route(int nsfd, const char *dst, const char *via,
+                           char *err, size_t errlen);
+
+/* ---- firewall rules of a host (libnftables) -------------------------- */
+
+/* An nftables context bound to a host's namespace. Caller frees with
+ * rsl_nft_close. */
+struct rsl_nft;
+RSL_API int rsl_nft_open(int nsfd, struct rsl_nft **out, char *err, size_t errlen);
+/* Run nft commands (the text nft -f takes) in the host's namespace; the
+ * echo of what was added, with handles, is kept for rsl_nft_output.
+ * RSL_EINVAL with the error text (rsl_nft_error) when nft refused. */
+RSL_API int rsl_nft_run(struct rsl_nft *n, const char *cmds);
+RSL_API const char *rsl_nft_output(const struct rsl_nft *n);
+RSL_API const char *rsl_nft_error(const struct rsl_nft *n);
+RSL_API void rsl_nft_close(struct rsl_nft *n);
+
 /* ---- the scenario sandbox -------------------------------------------- */
 
 /* Enter a fresh network namespace (with a user namespace when not root),

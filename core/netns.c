@@ -1,0 +1,437 @@
+/*
+ * Hosts: network namespaces held by file descriptor.
+ *
+ * A scenario's first host is the namespace its process runs in (the
+ * sandbox). Every other host is a namespace made here without leaving that
+ * one: unshare(CLONE_NEWNET), open /proc/self/ns/net, setns() back. Nothing
+ * names it in /run/netns, so it lives exactly as long as an fd or a socket
+ * refers to it: when the scenario process ends, on any path (return, error,
+ * the runner's SIGKILL at a timeout, a signal), the kernel takes the
+ * namespace down with its interfaces (veth ends, so the whole pair) and its
+ * nftables rules. No cleanup code has to run for that.
+ *
+ * Also here: per-namespace sysctls (/proc/sys/net is the view of the
+ * namespace the opener is in), and destroying every TCP socket of a
+ * namespace through sock_diag SOCK_DESTROY, which is what a crash is.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/inet_diag.h>
+#include <linux/sock_diag.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <netlink/netlink.h>
+#include <netlink/idiag/idiagnl.h>
+#include <netlink/idiag/msg.h>
+#include <netlink/route/link.h>
+
+#define seterr(...) rsl_format_error(err, errlen, __func__, __VA_ARGS__)
+
+int rsl_netns_enter(int nsfd, int *saved, char *err, size_t errlen)
+{
+	*saved = -1;
+	if (nsfd < 0)
+		return RSL_OK;
+	int cur = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (cur < 0) {
+		seterr("opening /proc/self/ns/net: %s", strerror(errno));
+		return RSL_ESYS;
+	}
+	if (setns(nsfd, CLONE_NEWNET) < 0) {
+		int e = errno;
+		close(cur);
+		seterr("setns: %s", strerror(e));
+		return RSL_ESYS;
+	}
+	*saved = cur;
+	return RSL_OK;
+}
+
+int rsl_netns_leave(int saved, char *err, size_t errlen)
+{
+	if (saved < 0)
+		return RSL_OK;
+	int rc = setns(saved, CLONE_NEWNET);
+	int e = errno;
+	close(saved);
+	if (rc < 0) {
+		seterr("returning to the previous network namespace: %s", strerror(e));
+		return RSL_ESYS;
+	}
+	return RSL_OK;
+}
+
+static int write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, text, strlen(text));
+	int e = errno;
+	close(fd);
+	errno = e;
+	return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* lo up in the current namespace, through rtnetlink. */
+static int lo_up(char *err, size_t errlen)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	struct rtnl_link *lo = NULL, *change = NULL;
+	int rc = RSL_ESYS, e;
+
+	if (sk == NULL) {
+		seterr("out of memory");
+		return RSL_ESYS;
+	}
+	if ((e = nl_connect(sk, NETLINK_ROUTE)) < 0 ||
+	    (e = rtnl_link_get_kernel(sk, 0, "lo", &lo)) < 0) {
+		seterr("lo: %s", nl_geterror(e));
+		goto out;
+	}
+	change = rtnl_link_alloc();
+	if (change == NULL) {
+		seterr("out of memory");
+		goto out;
+	}
+	rtnl_link_set_flags(change, IFF_UP);
+	if ((e = rtnl_link_change(sk, lo, change, 0)) < 0) {
+		seterr("bringing lo up: %s", nl_geterror(e));
+		goto out;
+	}
+	rc = RSL_OK;
+out:
+	rtnl_link_put(change);
+	rtnl_link_put(lo);
+	nl_socket_free(sk);
+	return rc;
+}
+
+int rsl_netns_new(int *out, char *err, size_t errlen)
+{
+	char range[32];
+	int lo, hi, rc = RSL_ESYS;
+	int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	int fd = -1;
+
+	*out = -1;
+	if (home < 0) {
+		seterr("opening /proc/self/ns/net: %s", strerror(errno));
+		return RSL_ESYS;
+	}
+	if (unshare(CLONE_NEWNET) < 0) {
+		seterr("unshare(CLONE_NEWNET): %s", strerror(errno));
+		close(home);
+		return RSL_ESYS;
+	}
+	/* From here on we are in the new namespace and must go home on
+	 * every path. */
+	fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		seterr("opening the new namespace: %s", strerror(errno));
+		goto home;
+	}
+	if (lo_up(err, errlen) != RSL_OK)
+		goto home;
+	/* The same slice as the sandbox: the tcp_send_reset tracepoint is
+	 * global, and a RST is attributed to this scenario by its ports. */
+	rsl_sandbox_ports(&lo, &hi);
+	if (lo > 0) {
+		snprintf(range, sizeof range, "%d %d", lo, hi);
+		if (write_text("/proc/sys/net/ipv4/ip_local_port_range", range) < 0) {
+			seterr("setting ip_local_port_range: %s", strerror(errno));
+			goto home;
+		}
+	}
+	rc = RSL_OK;
+home:
+	if (setns(home, CLONE_NEWNET) < 0) {
+		/* Stranded in the new namespace: every later socket would be
+		 * born in the wrong place. Say so; the caller cannot go on. */
+		seterr("returning to the home network namespace: %s", strerror(errno));
+		rc = RSL_ESYS;
+	}
+	close(home);
+	if (rc == RSL_OK)
+		*out = fd;
+	else if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int rsl_netns_inode(int nsfd, unsigned long *ino, char *err, size_t errlen)
+{
+	struct stat st;
+	int rc = nsfd >= 0 ? fstat(nsfd, &st) : stat("/proc/self/ns/net", &st);
+	if (rc < 0) {
+		seterr("stat: %s", strerror(errno));
+		return RSL_ESYS;
+	}
+	*ino = (unsigned long)st.st_ino;
+	return RSL_OK;
+}
+
+/* ---- sysctls ------------------------------------------------------------ */
+
+/* "net.ipv4.tcp_syncookies" or "net/ipv4/tcp_syncookies" into a path under
+ * /proc/sys. As sysctl(8) does, a name with a '/' keeps its dots (they may
+ * be part of an interface name, e.g. net/ipv4/conf/eth0.5/rp_filter). */
+static int sysctl_path(const char *name, char *path, size_t len, char *err, size_t errlen)
+{
+	bool slashes = strchr(name, '/') != NULL;
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 200) {
+		seterr("a sysctl name is 1 to 200 characters");
+		return RSL_EINVAL;
+	}
+	for (const char *p = name; *p; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == '.' ||
+		      *p == '/')) {
+			seterr("'%s' is not a sysctl name", name);
+			return RSL_EINVAL;
+		}
+	}
+	if (strstr(name, "..") || name[0] == '/' || name[0] == '.') {
+		seterr("'%s' is not a sysctl name", name);
+		return RSL_EINVAL;
+	}
+	if (strncmp(name, slashes ? "net/" : "net.", 4) != 0) {
+		seterr("'%s' is not per network namespace: a host can only set net.* sysctls; "
+		       "the others are the machine's, shared by every scenario", name);
+		return RSL_EINVAL;
+	}
+	int k = snprintf(path, len, "/proc/sys/%s", name);
+	if (k < 0 || (size_t)k >= len) {
+		seterr("sysctl name too long");
+		return RSL_EINVAL;
+	}
+	if (!slashes)
+		for (char *p = path + strlen("/proc/sys/"); *p; p++)
+			if (*p == '.')
+				*p = '/';
+	return RSL_OK;
+}
+
+int rsl_netns_sysctl(int nsfd, const char *name, const char *value, char *out,
+                     size_t outlen, char *err, size_t errlen)
+{
+	char path[256];
+	int saved, fd = -1, rc;
+
+	if (outlen > 0)
+		out[0] = '\0';
+	rc = sysctl_path(name, path, sizeof path, err, errlen);
+	if (rc != RSL_OK)
+		return rc;
+	if (rsl_netns_enter(nsfd, &saved, err, errlen) != RSL_OK)
+		return RSL_ESYS;
+	rc = RSL_ESYS;
+	if (value != NULL) {
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			goto openerr;
+		ssize_t n = write(fd, value, strlen(value));
+		if (n < 0) {
+			seterr("writing %s = %s: %s", name, value, strerror(errno));
+			rc = errno == EINVAL ? RSL_EINVAL : RSL_ESYS;
+			goto out;
+		}
+		close(fd);
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		goto openerr;
+	ssize_t n = read(fd, out, outlen > 0 ? outlen - 1 : 0);
+	if (n < 0) {
+		/* write-only entries exist (e.g. route/flush) */
+		if (value != NULL && errno == EINVAL) {
+			rc = RSL_OK;
+			goto out;
+		}
+		seterr("reading %s: %s", name, strerror(errno));
+		goto out;
+	}
+	out[n] = '\0';
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
+		out[--n] = '\0';
+	for (char *p = out; *p; p++)
+		if (*p == '\t')
+			*p = ' ';
+	rc = RSL_OK;
+	goto out;
+openerr:
+	if (errno == ENOENT) {
+		/* Global net sysctls are registered for the initial namespace
+		 * only; inside any other they do not exist at all. */
+		seterr("'%s' does not exist inside a network namespace: it is either "
+		       "global to the machine (not per network namespace) or unknown to "
+		       "this kernel", name);
+		rc = RSL_EINVAL;
+	} else if (errno == EACCES || errno == EPERM) {
+		seterr("'%s' cannot be %s inside a network namespace (%s): the kernel "
+		       "keeps it for the initial namespace", name,
+		       value ? "written" : "read", strerror(errno));
+		rc = RSL_EINVAL;
+	} else {
+		seterr("%s: %s", path, strerror(errno));
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rsl_netns_leave(saved, err, errlen) != RSL_OK)
+		rc = RSL_ESYS;
+	return rc;
+}
+
+/* ---- crash: destroy every TCP socket ------------------------------------ */
+
+struct victim {
+	int family;
+	struct inet_diag_sockid id;
+};
+
+struct victims {
+	struct victim *v;
+	size_t n, cap;
+	int failed;
+};
+
+static void collect(struct nl_object *obj, void *arg)
+{
+	struct idiagnl_msg *m = (struct idiagnl_msg *)obj;
+	struct victims *vs = arg;
+	struct nl_addr *src = idiagnl_msg_get_src(m), *dst = idiagnl_msg_get_dst(m);
+
+	if (vs->n == vs->cap) {
+		size_t cap = vs->cap ? vs->cap * 2 : 16;
+		struct victim *v = realloc(vs->v, cap * sizeof *v);
+		if (v == NULL) {
+			vs->failed = 1;
+			return;
+		}
+		vs->v = v;
+		vs->cap = cap;
+	}
+	struct victim *x = &vs->v[vs->n];
+	memset(x, 0, sizeof *x);
+	x->family = idiagnl_msg_get_family(m);
+	/* libnl-idiag (3.7) hands the ports back as they came in the
+	 * message, in network byte order: they go back the same way. */
+	x->id.idiag_sport = idiagnl_msg_get_sport(m);
+	x->id.idiag_dport = idiagnl_msg_get_dport(m);
+	x->id.idiag_if = idiagnl_msg_get_ifindex(m);
+	/* No cookie: the kernel then finds the socket by its addresses. */
+	x->id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+	x->id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+	if (src && nl_addr_get_len(src) <= sizeof x->id.idiag_src)
+		memcpy(x->id.idiag_src, nl_addr_get_binary_addr(src), nl_addr_get_len(src));
+	if (dst && nl_addr_get_len(dst) <= sizeof x->id.idiag_dst)
+		memcpy(x->id.idiag_dst, nl_addr_get_binary_addr(dst), nl_addr_get_len(dst));
+	/* libnl-idiag asks with the old request, which the kernel answers
+	 * with the sockets of every family: each dump lists them all. */
+	for (size_t i = 0; i < vs->n; i++)
+		if (vs->v[i].family == x->family && memcmp(&vs->v[i].id, &x->id, sizeof x->id) == 0)
+			return;
+	vs->n++;
+}
+
+/* Every TCP socket of the current namespace, both families. */
+static int list_victims(struct victims *vs, char *err, size_t errlen)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	int rc = RSL_OK;
+
+	vs->n = 0;
+	for (size_t f = 0; f < 2 && rc == RSL_OK; f++) {
+		struct nl_sock *sk = nl_socket_alloc();
+		struct nl_cache *cache = NULL;
+		int e;
+		if (sk == NULL) {
+			seterr("out of memory");
+			return RSL_ESYS;
+		}
+		if ((e = idiagnl_connect(sk)) < 0 ||
+		    (e = idiagnl_msg_alloc_cache(sk, families[f], IDIAGNL_SS_ALL, &cache)) < 0) {
+			seterr("sock_diag dump: %s", nl_geterror(e));
+			rc = RSL_ESYS;
+		} else {
+			nl_cache_foreach(cache, collect, vs);
+			if (vs->failed) {
+				seterr("out of memory");
+				rc = RSL_ESYS;
+			}
+		}
+		nl_cache_free(cache);
+		nl_socket_free(sk);
+	}
+	return rc;
+}
+
+int rsl_netns_kill_tcp(int nsfd, size_t *killed, char *err, size_t errlen)
+{
+	struct victims vs = { 0 };
+	struct nl_sock *sk = NULL;
+	int saved, rc = RSL_ESYS, e;
+
+	*killed = 0;
+	if (rsl_netns_enter(nsfd, &saved, err, errlen) != RSL_OK)
+		return RSL_ESYS;
+	sk = nl_socket_alloc();
+	if (sk == NULL || (e = nl_connect(sk, NETLINK_SOCK_DIAG)) < 0) {
+		seterr("sock_diag socket: %s", sk ? nl_geterror(e) : "out of memory");
+		goto out;
+	}
+	/* Destroying a listener can drop the request sockets under it, and a
+	 * socket can change state between the dump and the destroy: go round
+	 * until a dump comes back empty (a few rounds at most). */
+	for (int round = 0; round < 8; round++) {
+		if (list_victims(&vs, err, errlen) != RSL_OK)
+			goto out;
+		if (vs.n == 0) {
+			rc = RSL_OK;
+			goto out;
+		}
+		for (size_t i = 0; i < vs.n; i++) {
+			struct inet_diag_req_v2 req;
+			memset(&req, 0, sizeof req);
+			req.sdiag_family = (uint8_t)vs.v[i].family;
+			req.sdiag_protocol = IPPROTO_TCP;
+			req.idiag_states = ~0u;
+			req.id = vs.v[i].id;
+			e = nl_send_simple(sk, SOCK_DESTROY, NLM_F_REQUEST | NLM_F_ACK, &req, sizeof req);
+			if (e >= 0)
+				e = nl_wait_for_ack(sk);
+			if (e == -NLE_OPNOTSUPP) {
+				seterr("this kernel cannot destroy sockets through sock_diag "
+				       "(CONFIG_INET_DIAG_DESTROY is not set)");
+				rc = RSL_EUNAVAIL;
+				goto out;
+			}
+			/* Gone meanwhile (ENOENT) is what we wanted anyway. */
+			if (e < 0 && e != -NLE_OBJ_NOTFOUND && e != -NLE_NOADDR) {
+				seterr("SOCK_DESTROY: %s", nl_geterror(e));
+				goto out;
+			}
+			if (e >= 0)
+				(*killed)++;
+		}
+	}
+	seterr("TCP sockets keep appearing in the namespace: %zu left", vs.n);
+out:
+	free(vs.v);
+	nl_socket_free(sk);
+	if (rsl_netns_leave(saved, err, errlen) != RSL_OK)
+		rc = RSL_ESYS;
+	return rc;
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Benchmark (not a test: nothing here passes or fails): the wall time of the
+# scenario suite at -j 1 and at -j N, and the engine's fixed cost per
+# scenario, measured on a file of empty scenarios (fork, namespace, lo up,
+# port slice, Lua state, stdlib, the result record back).
+#
+#   bash tests/bench/bench.sh [RSTLAB [SUITE_DIR]]     (from the source tree)
+#
+# Environment: JOBS (default: nproc), EMPTY (empty scenarios, default 100),
+# RUNS (runs of each measurement, the best is printed; default 3).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RSTLAB=${1:-build/rstlab}
+SUITE=${2:-scripts}
+JOBS=${JOBS:-$(nproc)}
+EMPTY=${EMPTY:-100}
+RUNS=${RUNS:-3}
+[ -x "$RSTLAB" ] || { echo "bench: no $RSTLAB (build first: bash .ci/build build)" >&2; exit 2; }
+TMP=$(mktemp -d /tmp/rstlab-bench.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+export TMPDIR=$TMP
+
+# best_of CMD...: the smallest wall time of RUNS runs, in seconds.
+best_of() {
+  local best="" t0 t1 dt
+  for _ in $(seq "$RUNS"); do
+    t0=$(date +%s.%N)
+    "$@" >"$TMP/out" 2>&1 || true
+    t1=$(date +%s.%N)
+    dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
+    if [ -z "$best" ] || awk -v d="$dt" -v b="$best" 'BEGIN { exit !(d < b) }'; then best=$dt; fi
+  done
+  echo "$best"
+}
+
+n_suite=$("$RSTLAB" --list "$SUITE" | wc -l)
+for i in $(seq "$EMPTY"); do echo "scenario(\"empty $i\", function(t) end)"; done >"$TMP/empty.lua"
+echo 'scenario("nothing", function(t) end)' >"$TMP/one.lua"
+
+suite1=$(best_of "$RSTLAB" -j 1 "$SUITE")
+suiteN=$(best_of "$RSTLAB" -j "$JOBS" "$SUITE")
+one=$(best_of "$RSTLAB" -j 1 "$TMP/one.lua")
+empty1=$(best_of "$RSTLAB" -j 1 "$TMP/empty.lua")
+emptyN=$(best_of "$RSTLAB" -j "$JOBS" "$TMP/empty.lua")
+
+printf 'rstlab benchmark (%s, %d CPUs, best of %d runs)\n' "$(uname -r)" "$(nproc)" "$RUNS"
+printf '  suite %-20s %3d scenarios  -j 1: %7.3f s   -j %d: %7.3f s\n' "$SUITE" "$n_suite" "$suite1" "$JOBS" "$suiteN"
+ms() { awk -v s="$1" -v n="${2:-1}" 'BEGIN { printf "%.2f", s * 1000 / n }'; }
+printf '  one empty scenario (whole run)        %7s ms\n' "$(ms "$one")"
+printf '  fixed cost per scenario, -j 1          %7s ms  (%d empty scenarios in %.3f s)\n' \
+  "$(ms "$empty1" "$EMPTY")" "$EMPTY" "$empty1"
+printf '  fixed cost per scenario, -j %-2d         %7s ms  (%d empty scenarios in %.3f s)\n' \
+  "$JOBS" "$(ms "$emptyN" "$EMPTY")" "$EMPTY" "$emptyN"

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Bad input gets a clear message naming the file and line, and the rest of
+# the run goes on: every file of tests/bad/ runs in one rstlab run, with a
+# file that does not exist. Each bad scenario must fail with its message;
+# the good scenarios (one per bad file, and tests/bad/good.lua) must pass.
+set -u
+. "$SRC/tests/suite/lib.sh"
+
+# has TEXT: some line of the last run's output contains TEXT (not a regex).
+has() { grep -Fq -- "$1" "$OUT" && ok "output has: $1" || bad "no line has: $1"; }
+# passed NAME: the scenario NAME passed.
+passed() { grep -Eq "^PASS +.*: $1 \(" "$OUT" && ok "passed: $1" || bad "did not pass: $1"; }
+
+run "$RSTLAB" -j 2 --timeout 10 tests/bad/ tests/bad/no_such_file.lua
+expect_status 1
+expect_line '^10 passed, 29 failed$'
+expect_no_line 'internal error|rstlab: child'
+
+# The other scenarios still ran, and passed.
+passed 'good: bytes cross a loopback connection'
+for what in 'the actor error' 'the bad addresses' 'the bad captures' 'the bad expectations' \
+            'the bad options' 'the misuse' 'the scenarios that never end' 'the host and link misuse'; do
+  passed "after $what"
+done
+
+# A script with a syntax error; a file that is not there.
+has "tests/bad/syntax.lua:3: <name> expected near '='"
+has "tests/bad/no_such_file.lua: No such file or directory"
+
+# An error thrown inside an actor.
+has "tests/bad/actor_error.lua:6: boom in the second actor"
+
+# Scenarios that never end: one waiting, one spinning (interrupted where it
+# runs, since its loop never gives the event loop a turn).
+has "scenario timed out after 1 s (actor 1 waiting at tests/bad/never_ends.lua:6)"
+has "tests/bad/never_ends.lua:11: scenario timed out after 1 s while running here, without ever waiting (a busy loop?)"
+
+# Invalid addresses and ports.
+has "tests/bad/bad_address.lua:3: invalid address '127.0.0.1:99999'"
+has "tests/bad/bad_address.lua:7: invalid address '127.0.0.1'"
+has "tests/bad/bad_address.lua:12: invalid address 'localhost:80'"
+has "tests/bad/bad_address.lua:17: address 127.0.0.1:80 is IPv4, the socket is IPv6 (\"inet6\")"
+
+# Unknown socket options and bad values.
+has "tests/bad/bad_option.lua:4: unknown socket option 'lingr' (known: linger, "
+has "tests/bad/bad_option.lua:9: option 'linger' takes seconds, false or {on, seconds}, got string"
+has "tests/bad/bad_option.lua:14: value 1099511627776 out of range for 'rcvbuf'"
+has "tests/bad/bad_option.lua:19: option 'nodelay' takes a boolean, got string"
+has "tests/bad/bad_option.lua:24: option 'keepalive': unknown field 'intervall' (idle, interval, count)"
+
+# Bad capture filters and interfaces.
+has "tests/bad/bad_capture.lua:4: bad capture filter \"tcp port\": can't parse filter expression: syntax error"
+has "tests/bad/bad_capture.lua:8: nosuch0: No such device exists"
+
+# Bad expectation lines: the file line of the bad line itself.
+has "tests/bad/bad_expect.lua:7: expectation line 2: unknown flag letter 'X': S > C  [X.]   ack 1"
+has "tests/bad/bad_expect.lua:13: expectation line 1: unknown clause 'sequence': C > S [S] sequence 0"
+has "tests/bad/bad_expect.lua:20: expectation line 2: name 'D' is not bound (bound: C, S): S > D  [R.]"
+
+# Misuse: a closed socket, a wait outside an actor, a NaN timeout; a huge
+# read is "at most n" bytes, not a huge buffer (the scenario passes).
+has "tests/bad/misuse.lua:5: attempt to use a closed socket"
+has "tests/bad/misuse.lua:10: cannot wait on a timer inside a coroutine of the script's own"
+has "tests/bad/misuse.lua:15: timeout must be a non-negative number of seconds"
+passed 'a huge read'
+
+# Hosts and links used the wrong way.
+has "tests/bad/bad_host.lua:3: add_host: the name must be a word (letters, digits, _ and -), got host B"
+has "tests/bad/bad_host.lua:8: add_host: there is a host named B already"
+has "tests/bad/bad_host.lua:13: reboot: host B is not down (crash it first)"
+has "tests/bad/bad_host.lua:17: link: a host cannot be linked to itself"
+expect_line "tests/bad/bad_host.lua:22: .*'10\.0\.0\.1' is not an address with a prefix length"
+has "tests/bad/bad_host.lua:27: link: unknown option 'mtu' (a, b, a_if, b_if)"
+has "tests/bad/bad_host.lua:31: link: the second host must be a host of this scenario (t.host or t:add_host)"
+
+# A top level that never ends is killed at the timeout, naming the file;
+# the good file beside it still runs.
+printf 'scenario("declared", function(t) end)\nwhile true do end\n' >"$TMP/loops.lua"
+run "$RSTLAB" --timeout 1 "$TMP/loops.lua" tests/bad/good.lua
+expect_status 1
+expect_line "^ERROR +$TMP/loops.lua: \(loading the file\)"
+expect_line 'killed after [0-9.]+ s'
+passed 'good: bytes cross a loopback connection'
+expect_line '^1 passed, 1 failed$'
+
+finish
