@@ -321,7 +321,8 @@ static void watchdog_signal(int sig)
 }
 
 /* watchdog(seconds, message): arm (seconds > 0) or disarm (0 or nil) the
- * interrupt of an actor that runs that long without waiting. */
+ * interrupt of an actor that runs that long without waiting (and of one
+ * still running every 0.25 s after). */
 static int lsched_watchdog(lua_State *L)
 {
 	double secs = luaL_optnumber(L, 1, 0);
@@ -329,8 +330,8 @@ static int lsched_watchdog(lua_State *L)
 	struct itimerval it = { { 0, 0 }, { 0, 0 } };
 	struct sigaction sa;
 
-	luaL_argcheck(L, secs >= 0 && secs < 1e9, 1, "not a number of seconds");
-	if (secs > 0) {
+	luaL_argcheck(L, secs >= 0, 1, "not a non-negative number of seconds");
+	if (secs > 0 && secs < 1e8) { /* beyond three years: never */
 		snprintf(watchdog_msg, sizeof watchdog_msg, "%s", msg);
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = watchdog_signal;
@@ -341,6 +342,9 @@ static int lsched_watchdog(lua_State *L)
 		it.it_value.tv_usec = (suseconds_t)((secs - (double)(time_t)secs) * 1e6);
 		if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
 			it.it_value.tv_usec = 1;
+		/* Again every quarter second: an actor that catches the error
+		 * (pcall) and spins on is interrupted again. */
+		it.it_interval.tv_usec = 250000;
 	}
 	if (setitimer(ITIMER_REAL, &it, NULL) < 0)
 		return rsl_push_errno(L, errno, "setitimer");

@@ -25,6 +25,10 @@ function M.scenario(name, fn, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error("scenario: the third argument, if any, must be a table of options", 2)
   end
+  local timeout = opts and opts.timeout
+  if timeout ~= nil and (type(timeout) ~= "number" or not (timeout > 0 and timeout < 1e6)) then
+    error("scenario: timeout must be a positive number of seconds, got " .. tostring(timeout), 2)
+  end
   if declared == nil then
     error("scenario() is called while a scenario file loads (run it with rstlab FILE)", 2)
   end
