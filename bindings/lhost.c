@@ -99,7 +99,7 @@ static int lhost_new(lua_State *L)
 	luaL_setmetatable(L, RSL_MT_HOST);
 	if (rsl_netns_new(&h->nsfd, err, sizeof err) != RSL_OK) {
 		lua_pushnil(L);
-		lua_pushstring(L, err);
+		lua_pushstring(L, rsl_user_error(err));
 		return 2;
 	}
 	h->closed = false;
@@ -113,7 +113,7 @@ static int lhost_inode(lua_State *L)
 	char err[RSL_ERRLEN];
 	unsigned long ino;
 	if (rsl_netns_inode(h->nsfd, &ino, err, sizeof err) != RSL_OK)
-		return luaL_error(L, "%s", err);
+		return luaL_error(L, "%s", rsl_user_error(err));
 	lua_pushinteger(L, (lua_Integer)ino);
 	return 1;
 }
@@ -134,10 +134,10 @@ static int lhost_sysctl(lua_State *L)
 	}
 	int rc = rsl_netns_sysctl(h->nsfd, name, value, out, sizeof out, err, sizeof err);
 	if (rc == RSL_EINVAL)
-		return luaL_error(L, "%s", err);
+		return luaL_error(L, "%s", rsl_user_error(err));
 	if (rc != RSL_OK) {
 		lua_pushnil(L);
-		lua_pushstring(L, err);
+		lua_pushstring(L, rsl_user_error(err));
 		lua_pushliteral(L, "ESYSCTL");
 		return 3;
 	}
@@ -155,7 +155,7 @@ static int lhost_kill_tcp(lua_State *L)
 	int rc = rsl_netns_kill_tcp(h->nsfd, &n, err, sizeof err);
 	if (rc != RSL_OK) {
 		lua_pushnil(L);
-		lua_pushstring(L, err);
+		lua_pushstring(L, rsl_user_error(err));
 		lua_pushstring(L, rc == RSL_EUNAVAIL ? "EUNAVAIL" : "EDIAG");
 		return 3;
 	}
@@ -172,7 +172,7 @@ static int lhost_nft(lua_State *L)
 	char err[RSL_ERRLEN];
 	if (h->nft == NULL && rsl_nft_open(h->nsfd, &h->nft, err, sizeof err) != RSL_OK) {
 		lua_pushnil(L);
-		lua_pushstring(L, err);
+		lua_pushstring(L, rsl_user_error(err));
 		return 2;
 	}
 	int rc = rsl_nft_run(h->nft, cmds);
@@ -242,7 +242,7 @@ static int lhost_sockets(lua_State *L)
 	rsl_host_leave(L, saved);
 	if (rc != RSL_OK) {
 		lua_pushnil(L);
-		lua_pushstring(L, err);
+		lua_pushstring(L, rsl_user_error(err));
 		lua_pushstring(L, "EDIAG");
 		return 3;
 	}

@@ -7,11 +7,14 @@
  */
 #include "private.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char engine_key = 'E';
@@ -276,6 +279,57 @@ static int loption_names(lua_State *L)
 	return 1;
 }
 
+/* listdir(path) -> { {name =, dir = bool}, ... } sorted by name
+ * | nil, msg: the entries of a directory, without "." and "..". */
+static int llistdir(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return rsl_push_errno(L, errno, path);
+	lua_newtable(L);
+	int n = 0;
+	for (struct dirent *de; (de = readdir(d)) != NULL;) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		bool dir = de->d_type == DT_DIR;
+		if (de->d_type == DT_UNKNOWN || de->d_type == DT_LNK) {
+			struct stat st;
+			dir = fstatat(dirfd(d), de->d_name, &st, 0) == 0 && S_ISDIR(st.st_mode);
+		}
+		lua_createtable(L, 0, 2);
+		lua_pushstring(L, de->d_name);
+		lua_setfield(L, -2, "name");
+		lua_pushboolean(L, dir);
+		lua_setfield(L, -2, "dir");
+		lua_rawseti(L, -2, ++n);
+	}
+	closedir(d);
+	return 1;
+}
+
+/* mkdir(path) -> true | nil, msg: like mkdir -p (0755, then the umask). */
+static int lmkdir(lua_State *L)
+{
+	char buf[PATH_MAX];
+	const char *path = luaL_checkstring(L, 1);
+	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+		return rsl_push_errno(L, ENAMETOOLONG, path);
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return rsl_push_errno(L, errno, buf);
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* pid() -> this process's id */
 static int lpid(lua_State *L)
 {
@@ -317,6 +371,7 @@ int luaopen_rstlab_core(lua_State *L)
 		{ "errno_name", lerrno_name }, { "option_names", loption_names },
 		{ "parse_addr", lparse_addr }, { "metatable", lmethods },
 		{ "pid", lpid },
+		{ "listdir", llistdir }, { "mkdir", lmkdir },
 		{ NULL, NULL },
 	};
 	lua_rawgetp(L, LUA_REGISTRYINDEX, &engine_key);

@@ -27,4 +27,9 @@ RSL_HIDDEN void rsl_format_error(char *buf, size_t len, const char *func,
 
 #define RSL_ERRLEN 256
 
+/* Write text to a file (a sysctl, a uid_map): 0, or -1 with errno. */
+RSL_HIDDEN int rsl_write_text(const char *path, const char *text);
+/* Bring lo up in the current network namespace (SIOCSIFFLAGS). */
+RSL_HIDDEN int rsl_lo_up(char *err, size_t errlen);
+
 #endif

@@ -70,52 +70,6 @@ int rsl_netns_leave(int saved, char *err, size_t errlen)
 	return RSL_OK;
 }
 
-static int write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, text, strlen(text));
-	int e = errno;
-	close(fd);
-	errno = e;
-	return n == (ssize_t)strlen(text) ? 0 : -1;
-}
-
-/* lo up in the current namespace, through rtnetlink. */
-static int lo_up(char *err, size_t errlen)
-{
-	struct nl_sock *sk = nl_socket_alloc();
-	struct rtnl_link *lo = NULL, *change = NULL;
-	int rc = RSL_ESYS, e;
-
-	if (sk == NULL) {
-		seterr("out of memory");
-		return RSL_ESYS;
-	}
-	if ((e = nl_connect(sk, NETLINK_ROUTE)) < 0 ||
-	    (e = rtnl_link_get_kernel(sk, 0, "lo", &lo)) < 0) {
-		seterr("lo: %s", nl_geterror(e));
-		goto out;
-	}
-	change = rtnl_link_alloc();
-	if (change == NULL) {
-		seterr("out of memory");
-		goto out;
-	}
-	rtnl_link_set_flags(change, IFF_UP);
-	if ((e = rtnl_link_change(sk, lo, change, 0)) < 0) {
-		seterr("bringing lo up: %s", nl_geterror(e));
-		goto out;
-	}
-	rc = RSL_OK;
-out:
-	rtnl_link_put(change);
-	rtnl_link_put(lo);
-	nl_socket_free(sk);
-	return rc;
-}
-
 int rsl_netns_new(int *out, char *err, size_t errlen)
 {
 	char range[32];
@@ -140,14 +94,14 @@ int rsl_netns_new(int *out, char *err, size_t errlen)
 		seterr("opening the new namespace: %s", strerror(errno));
 		goto home;
 	}
-	if (lo_up(err, errlen) != RSL_OK)
+	if (rsl_lo_up(err, errlen) != RSL_OK)
 		goto home;
 	/* The same slice as the sandbox: the tcp_send_reset tracepoint is
 	 * global, and a RST is attributed to this scenario by its ports. */
 	rsl_sandbox_ports(&lo, &hi);
 	if (lo > 0) {
 		snprintf(range, sizeof range, "%d %d", lo, hi);
-		if (write_text("/proc/sys/net/ipv4/ip_local_port_range", range) < 0) {
+		if (rsl_write_text("/proc/sys/net/ipv4/ip_local_port_range", range) < 0) {
 			seterr("setting ip_local_port_range: %s", strerror(errno));
 			goto home;
 		}

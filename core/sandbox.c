@@ -34,7 +34,7 @@
 
 static int slot_lo, slot_hi;
 
-static int write_file(const char *path, const char *text)
+int rsl_write_text(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -46,7 +46,7 @@ static int write_file(const char *path, const char *text)
 	return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
-static int lo_up(char *err, size_t errlen)
+int rsl_lo_up(char *err, size_t errlen)
 {
 	struct ifreq ifr;
 	int rc = RSL_ESYS;
@@ -96,7 +96,7 @@ static void take_port_slice(void)
 		/* Held (fd deliberately kept open) until this process exits. */
 		int lo = PORT_BASE + slot * SLOT_SIZE, hi = lo + SLOT_SIZE - 1;
 		snprintf(range, sizeof range, "%d %d", lo, hi);
-		if (write_file("/proc/sys/net/ipv4/ip_local_port_range", range) == 0) {
+		if (rsl_write_text("/proc/sys/net/ipv4/ip_local_port_range", range) == 0) {
 			slot_lo = lo;
 			slot_hi = hi;
 		}
@@ -126,15 +126,15 @@ int rsl_sandbox_enter(char *err, size_t errlen)
 			return RSL_ESYS;
 		}
 		snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
-		if (write_file("/proc/self/setgroups", "deny") < 0 && errno != ENOENT)
+		if (rsl_write_text("/proc/self/setgroups", "deny") < 0 && errno != ENOENT)
 			goto maperr;
-		if (write_file("/proc/self/uid_map", map) < 0)
+		if (rsl_write_text("/proc/self/uid_map", map) < 0)
 			goto maperr;
 		snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
-		if (write_file("/proc/self/gid_map", map) < 0)
+		if (rsl_write_text("/proc/self/gid_map", map) < 0)
 			goto maperr;
 	}
-	if (lo_up(err, errlen) != RSL_OK)
+	if (rsl_lo_up(err, errlen) != RSL_OK)
 		return RSL_ESYS;
 	take_port_slice();
 	return RSL_OK;

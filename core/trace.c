@@ -246,35 +246,37 @@ int rsl_trace_open(struct rsl_trace **out, char *err, size_t errlen)
 	return rc;
 }
 
+/* The directory of instance name, or an error. */
+static int named_dir(const char *func, const char *name, char *dir, size_t len,
+                     char *err, size_t errlen)
+{
+	const char *root = tracefs_root();
+	if (root == NULL) {
+		rsl_format_error(err, errlen, func, "tracefs is not mounted");
+		return RSL_EUNAVAIL;
+	}
+	if (strchr(name, '/') != NULL || named_path(dir, len, root, name) < 0) {
+		rsl_format_error(err, errlen, func, "bad instance name '%s'", name);
+		return RSL_EINVAL;
+	}
+	return RSL_OK;
+}
+
 int rsl_trace_create(const char *name, char *err, size_t errlen)
 {
 	char dir[PATH_MAX];
-	const char *root = tracefs_root();
-	if (root == NULL) {
-		rsl_format_error(err, errlen, __func__, "tracefs is not mounted");
-		return RSL_EUNAVAIL;
-	}
-	if (strchr(name, '/') != NULL || named_path(dir, sizeof dir, root, name) < 0) {
-		rsl_format_error(err, errlen, __func__, "bad instance name '%s'", name);
-		return RSL_EINVAL;
-	}
-	return create_instance(dir, err, errlen);
+	int rc = named_dir(__func__, name, dir, sizeof dir, err, errlen);
+	return rc != RSL_OK ? rc : create_instance(dir, err, errlen);
 }
 
 int rsl_trace_attach(const char *name, struct rsl_trace **out, char *err, size_t errlen)
 {
 	char dir[PATH_MAX];
-	const char *root = tracefs_root();
 	*out = NULL;
-	if (root == NULL) {
-		rsl_format_error(err, errlen, __func__, "tracefs is not mounted");
-		return RSL_EUNAVAIL;
-	}
-	if (strchr(name, '/') != NULL || named_path(dir, sizeof dir, root, name) < 0) {
-		rsl_format_error(err, errlen, __func__, "bad instance name '%s'", name);
-		return RSL_EINVAL;
-	}
-	int rc = open_reader(dir, false, out, err, errlen);
+	int rc = named_dir(__func__, name, dir, sizeof dir, err, errlen);
+	if (rc != RSL_OK)
+		return rc;
+	rc = open_reader(dir, false, out, err, errlen);
 	if (rc != RSL_OK)
 		return rc;
 	/* What an earlier user of the instance left is not ours. */
@@ -286,9 +288,8 @@ int rsl_trace_attach(const char *name, struct rsl_trace **out, char *err, size_t
 
 void rsl_trace_destroy(const char *name)
 {
-	char dir[PATH_MAX];
-	const char *root = tracefs_root();
-	if (root == NULL || strchr(name, '/') != NULL || named_path(dir, sizeof dir, root, name) < 0)
+	char dir[PATH_MAX], err[RSL_ERRLEN];
+	if (named_dir(__func__, name, dir, sizeof dir, err, sizeof err) != RSL_OK)
 		return;
 	(void)write_attr(dir, EVENT_DIR "/enable", "0");
 	(void)remove_dir(dir);

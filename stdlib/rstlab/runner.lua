@@ -136,7 +136,11 @@ function M.child_main(arg)
       res = require("rstlab.scenario").run(decl, job)
     end
   end
-  core.report(serialize(res))
+  -- Report and close the pipe first: the parent takes the result while
+  -- this process does the slow part of its teardown (closing packet
+  -- sockets waits for the kernel's RCU grace periods) and exits.
+  core.report(serialize(res), true)
+  core.trace_close()
   return 0
 end
 
@@ -174,17 +178,33 @@ local function run_child(state, job, timeout)
       end
     end
   end
+  local rec = not timed_out and deserialize(table.concat(chunks)) or nil
+  if rec ~= nil then
+    -- The child exits after its report once its teardown is done. That is
+    -- kernel time, not CPU, so the job slot is free now: another actor
+    -- reaps the child (through a pidfd, without blocking the loop), and
+    -- kills one that does not exit within a few seconds.
+    state.reaping = (state.reaping or 0) + 1
+    core.spawn(function()
+      if proc:wait_exit(5) == "timeout" then proc:kill() end
+      proc:reap()
+      state.running[proc] = nil
+      state.reaping = state.reaping - 1
+    end)
+    return rec
+  end
   local pid = proc:pid()
   local how, code = proc:reap()
   state.running[proc] = nil
   core.trace_remove(pid ~= 0 and pid or 0)
-  local rec = deserialize(table.concat(chunks))
-  if rec ~= nil then return rec end
   local took = core.now() - started
   if state.interrupted then return { status = "error", interrupted = true, message = "interrupted" } end
   if timed_out then
     return { status = "error", timeout = true, duration = took,
-      message = string.format("killed after %g s: the scenario did not end", timeout) }
+      message = job.mode == "list"
+        and string.format("killed after %g s: loading the file did not finish "
+          .. "(does its top level wait or loop? only scenario() calls belong there)", timeout)
+        or string.format("killed after %g s: the scenario did not end", timeout) }
   end
   local why = how == "signal" and ("killed by signal " .. code) or ("exit status " .. code)
   return { status = "error", duration = took,
@@ -196,6 +216,21 @@ local function norm_path(p)
   p = p:gsub("/+", "/")
   while p:sub(1, 2) == "./" and #p > 2 do p = p:sub(3) end
   return p
+end
+
+-- Every *.lua file under dir (recursively), in a stable order.
+local function walk(dir, add)
+  local entries = core.listdir(dir)
+  if not entries then return end
+  table.sort(entries, function(a, b) return a.name < b.name end)
+  for _, e in ipairs(entries) do
+    local path = dir:gsub("/+$", "") .. "/" .. e.name
+    if e.dir then
+      walk(path, add)
+    elseif e.name:match("%.lua$") then
+      add(norm_path(path))
+    end
+  end
 end
 
 -- Collect the *.lua files of the arguments, sorted, each once. A path that
@@ -218,9 +253,7 @@ local function collect(paths)
       local _, _, code = f:read(0)
       f:close()
       if code == 21 then -- EISDIR
-        local pipe = io.popen("find '" .. p:gsub("'", "'\\''") .. "' -name '*.lua' -type f | sort")
-        for line in pipe:lines() do add(norm_path(line)) end
-        pipe:close()
+        walk(p, add)
       else
         add(p)
       end
@@ -353,19 +386,19 @@ end
 -- state.interrupted is set and the running ones have ended.
 local function parallel(state, items, n, fn)
   local next_i, running = 1, 0
-  local function worker()
+  local function worker(k)
     while next_i <= #items and not state.interrupted do
       local i = next_i
       next_i = next_i + 1
-      fn(items[i], i)
+      fn(items[i], i, k)
     end
     running = running - 1
   end
-  for _ = 1, math.min(n, #items) do
+  for k = 1, math.min(n, #items) do
     running = running + 1
-    core.spawn(worker)
+    core.spawn(worker, k)
   end
-  while running > 0 do
+  while running > 0 or (state.reaping or 0) > 0 do
     local fatal = core.step(true)
     if fatal then error(fatal, 0) end
   end
@@ -460,6 +493,7 @@ local function catch_signals(state)
           if state.interrupted then
             if core.now() - state.interrupted_at >= 1 then
               io.stderr:write("\nrstlab: interrupted again, exiting now\n")
+              for _, name in pairs(state.pool or {}) do core.trace_destroy(name) end
               os.exit(s[3], false)
             end
             goto continue
@@ -501,7 +535,20 @@ function M.run(o, out)
   local t0 = core.now()
   local files = collect(o.paths)
   local jobs = o.jobs or nprocs()
-  core.prepare_tracing() -- best effort: without it, reasons read "unchecked"
+  -- The tcp_send_reset tracepoint, best effort: without it, reasons read
+  -- "unchecked". One tracing instance per job slot, made once: making and
+  -- removing an instance costs tens of milliseconds each and the kernel
+  -- serialises them, far more than a scenario should cost. A child
+  -- attaches to its slot's instance; lines left there by the slot's
+  -- previous child carry that child's ports, never the new one's (each has
+  -- its own port slice), so they cannot be taken for its RSTs.
+  state.pool = {}
+  if core.prepare_tracing() then
+    for k = 1, jobs do
+      local name = "rstlab-" .. core.pid() .. "-" .. k
+      if core.trace_create(name) then state.pool[k] = name end
+    end
+  end
 
   -- 1. What does each file declare? (In a child: a script's top level may
   --    fail or hang, and must not take the runner with it.)
@@ -545,6 +592,7 @@ function M.run(o, out)
     end
     summary.listed = #work
     uncatch()
+    for _, name in pairs(state.pool) do core.trace_destroy(name) end
     summary.interrupted, summary.exit = state.interrupted, state.exit
     return summary
   end
@@ -553,7 +601,8 @@ function M.run(o, out)
   if not pcap_dir then
     pcap_dir = (os.getenv("TMPDIR") or "/tmp") .. "/rstlab-" .. tostring(core.pid and core.pid() or os.time())
   end
-  os.execute("mkdir -p '" .. pcap_dir:gsub("'", "'\\''") .. "'")
+  local mk, mkerr = core.mkdir(pcap_dir)
+  if not mk then out("rstlab: cannot make the pcap directory: " .. mkerr) end
   -- Each scenario's pcap is named after it: SCRIPT-SCENARIO.pcap, made
   -- unique when two names come out the same.
   local used = {}
@@ -636,7 +685,7 @@ function M.run(o, out)
     round = round + 1
     local round_failed = false
     done_round = 0
-    parallel(state, work, jobs, function(w, i)
+    parallel(state, work, jobs, function(w, i, k)
       progress()
       local r
       if w.load_error then
@@ -645,7 +694,8 @@ function M.run(o, out)
         local timeout = w.timeout or o.timeout
         local path = pcap_dir .. "/" .. w.base .. (round > 1 and ("-" .. round) or "")
         r = run_child(state, { file = w.file, name = w.name, timeout = o.timeout,
-          pcap_path = path, pcap_always = o.pcap_dir ~= nil, packets = want_packets },
+          pcap_path = path, pcap_always = o.pcap_dir ~= nil, packets = want_packets,
+          trace_instance = state.pool[k], exiting = true },
           timeout + grace(timeout))
       end
       if r.interrupted then return end
@@ -743,6 +793,7 @@ function M.run(o, out)
   -- Keep the default pcap directory only if something is in it.
   if not o.pcap_dir then os.remove(pcap_dir) end
   uncatch()
+  for _, name in pairs(state.pool) do core.trace_destroy(name) end
   summary.exit = state.exit
   return summary
 end
