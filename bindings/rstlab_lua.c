@@ -138,9 +138,17 @@ static int ltrace_open(lua_State *L)
 		char *why = eng->trace_why;
 		size_t n = sizeof eng->trace_why;
 		int rc = RSL_EUNAVAIL;
-		if (rsl_trace_available(why, n))
-			rc = name ? rsl_trace_attach(name, &eng->trace, why, n)
-			          : rsl_trace_open(&eng->trace, why, n);
+		if (!rsl_trace_available(why, n)) {
+			rc = RSL_EUNAVAIL;
+		} else if (name == NULL) {
+			rc = rsl_trace_open(&eng->trace, why, n);
+		} else {
+			/* A runner's slot instance is made by the first scenario of
+			 * the slot that needs it, and kept for the next ones. */
+			rc = rsl_trace_attach(name, &eng->trace, why, n);
+			if (rc == RSL_EUNAVAIL && rsl_trace_create(name, why, n) == RSL_OK)
+				rc = rsl_trace_attach(name, &eng->trace, why, n);
+		}
 		if (rc != RSL_OK)
 			eng->trace = NULL;
 	}

@@ -536,18 +536,16 @@ function M.run(o, out)
   local files = collect(o.paths)
   local jobs = o.jobs or nprocs()
   -- The tcp_send_reset tracepoint, best effort: without it, reasons read
-  -- "unchecked". One tracing instance per job slot, made once: making and
-  -- removing an instance costs tens of milliseconds each and the kernel
-  -- serialises them, far more than a scenario should cost. A child
-  -- attaches to its slot's instance; lines left there by the slot's
-  -- previous child carry that child's ports, never the new one's (each has
-  -- its own port slice), so they cannot be taken for its RSTs.
+  -- "unchecked". One tracing instance per job slot, not per scenario:
+  -- making and removing an instance costs tens of milliseconds each and
+  -- the kernel serialises them. The first scenario of a slot that opens a
+  -- capture makes the slot's instance; later ones attach to it and drop
+  -- what is pending (lines left by the slot's previous scenario carry that
+  -- scenario's ports, never the new one's: each has its own port slice).
+  -- The runner removes them when the run ends.
   state.pool = {}
   if core.prepare_tracing() then
-    for k = 1, jobs do
-      local name = "rstlab-" .. core.pid() .. "-" .. k
-      if core.trace_create(name) then state.pool[k] = name end
-    end
+    for k = 1, jobs do state.pool[k] = "rstlab-" .. core.pid() .. "-" .. k end
   end
 
   -- 1. What does each file declare? (In a child: a script's top level may
