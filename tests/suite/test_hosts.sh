@@ -260,10 +260,20 @@ links_before=$(ls /sys/class/net | sort | tr '\n' ' ')
 export RSTLAB_HOSTS_INFO=$TMP/info
 left_behind() {
   local ino found=0
+  # Only this test's runs can hold these namespaces: look at the processes
+  # whose command line names the fixture (scenario processes are forks of
+  # the runner, so theirs does too). A namespace inode number is reused
+  # quickly, and tests running beside this one make namespaces of their own.
+  local procs=() p
+  for p in /proc/[0-9]*; do
+    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q "hosts/teardown.lua" && procs+=("$p")
+  done
   for ino in $(awk '$1 == "netns" { print $2 }' "$RSTLAB_HOSTS_INFO"); do
-    if ls -l /proc/[0-9]*/ns/net /proc/[0-9]*/fd/ 2>/dev/null | grep -q "net:\[$ino\]"; then
-      echo "namespace $ino is still referred to"; found=1
-    fi
+    for p in "${procs[@]}"; do
+      if ls -l "$p/ns/net" "$p/fd/" 2>/dev/null | grep -q "net:\[$ino\]"; then
+        echo "namespace $ino is still referred to by $p"; found=1
+      fi
+    done
     if grep -q "nsfs.*net:\[$ino\]" /proc/self/mountinfo; then echo "namespace $ino is mounted"; found=1; fi
   done
   for pid in $(awk '$1 == "pid" { print $2 }' "$RSTLAB_HOSTS_INFO"); do
