@@ -80,5 +80,10 @@ echo "flaky: $scen scenario runs, $fails failed, $badruns runs with a non-zero e
 for name in "${!count[@]}"; do
   printf '  %4d x %s   (e.g. %s)\n' "${count[$name]}" "$name" "${first[$name]}"
 done | sort -rn
-echo "flaky: logs in $logs"
+# The logs stay only when there is something in them to look at.
+if [ "$fails" -eq 0 ] && [ "$badruns" -eq 0 ]; then
+  rm -rf "$logs"
+else
+  echo "flaky: logs in $logs"
+fi
 [ "$fails" -eq 0 ]

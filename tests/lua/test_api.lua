@@ -227,7 +227,8 @@ local f = assert(io.open(file, "w"))
 f:write(src)
 f:close()
 
-local summary = rstlab.run { file, jobs = 2, timeout = 20, quiet = true }
+-- pcap_dir: the captures stay in this test's own directory, removed below.
+local summary = rstlab.run { file, jobs = 2, timeout = 20, quiet = true, pcap_dir = dir }
 local by = {}
 for _, r in ipairs(summary.results) do by[r.name] = r end
 os.execute("rm -rf " .. dir)

@@ -2,6 +2,9 @@
 # Each check prints one line; finish prints "N passed, N failed".
 TMP=$(mktemp -d /tmp/rstlab-test.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
+# What the runs keep (the pcaps of failing scenarios, in $TMPDIR/rstlab-PID)
+# goes away with the test.
+export TMPDIR=$TMP
 OUT=$TMP/out
 STATUS=0
 PASS=0
