@@ -96,7 +96,7 @@ same_as_before "after $((ROUNDS * 20)) scenarios"
 
 # ---- 2. a scenario killed at its timeout --------------------------------
 export RSTLAB_TEST_MARK=$TMP/mark-stuck
-run "$RSTLAB" --timeout 1 tests/resources/stuck.lua tests/bad/good.lua
+run "$RSTLAB" --timeout 1 --filter "stuck in a C call" --filter "good:" tests/resources/held.lua tests/bad/good.lua
 expect_status 1
 expect_line 'killed after [0-9.]+ s'
 expect_line '^PASS .*good: bytes cross'
@@ -107,7 +107,7 @@ same_as_before "after a scenario was killed at its timeout"
 
 # ---- 3. SIGINT to the runner --------------------------------------------
 export RSTLAB_TEST_MARK=$TMP/mark-waits
-"$RSTLAB" tests/resources/waits.lua >"$OUT" 2>&1 &
+"$RSTLAB" --filter "waits for a minute" tests/resources/held.lua >"$OUT" 2>&1 &
 runner=$!
 if wait_for "$RSTLAB_TEST_MARK"; then
   child=$(cat "$RSTLAB_TEST_MARK")
