@@ -91,7 +91,6 @@ static int lcap_count(lua_State *L)
 static void push_packet(lua_State *L, struct lcap *lc, size_t i)
 {
 	const struct rsl_packet *p = rsl_capture_packet(lc->cap, i);
-	char flags[16];
 	lua_createtable(L, 0, 20);
 	lua_pushinteger(L, (lua_Integer)i + 1);
 	lua_setfield(L, -2, "index");
@@ -101,7 +100,11 @@ static void push_packet(lua_State *L, struct lcap *lc, size_t i)
 	lua_setfield(L, -2, "src");
 	rsl_push_ip_port(L, p->family, p->dst, p->dport);
 	lua_setfield(L, -2, "dst");
-	lua_pushstring(L, rsl_flags_format(p->flags, flags, sizeof flags));
+	lua_pushinteger(L, p->sport);
+	lua_setfield(L, -2, "sport");
+	lua_pushinteger(L, p->dport);
+	lua_setfield(L, -2, "dport");
+	lua_pushinteger(L, p->flags); /* the header's bits: rstlab.tcpflags names them */
 	lua_setfield(L, -2, "flags");
 	lua_pushinteger(L, p->seq);
 	lua_setfield(L, -2, "seq");

@@ -16,6 +16,8 @@
 -- tcp_send_reset for it either: no TCP stack sent it. In a real capture,
 -- compare the RST's TTL (and IP ID) with the server's other packets.
 
+local tcpflags = require "rstlab.tcpflags"
+
 scenario("middlebox forgets an idle connection: RST in the server's name, server still ESTABLISHED", function(t)
   local a, lb, s = t.host, t:add_host("LB"), t:add_host("S")
   t:link(a, lb, { a = "10.0.1.1/24", b = "10.0.1.254/24" })
@@ -57,7 +59,7 @@ scenario("middlebox forgets an idle connection: RST in the server's name, server
   -- The tell: S's own packets crossed one router, the RST did not.
   local ttls = {}
   for _, p in ipairs(cap:packets()) do
-    if p.src == conn.addr then ttls[#ttls + 1] = p.flags .. " ttl " .. p.ttl end
+    if p.src == conn.addr then ttls[#ttls + 1] = tcpflags.letters(p.flags) .. " ttl " .. p.ttl end
   end
   t:eq(table.concat(ttls, ", "), "S. ttl 63, . ttl 63, P. ttl 63, R ttl 64", "TTLs of the packets from S")
   t:eq(forgot:hits(), 1, "segments LB answered with a RST")

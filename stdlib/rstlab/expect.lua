@@ -17,6 +17,7 @@
 -- rstlab.ladder, so the report prints the numbers the matcher compared.
 
 local ladder = require "rstlab.ladder"
+local tcpflags = require "rstlab.tcpflags"
 
 local expect = {}
 
@@ -135,13 +136,8 @@ local function parse_flags(lineno, inner, text)
   if inner == "" then
     fail_line(lineno, "empty flags '[]' (write [none] for a packet without flags)", text)
   end
-  local bits = 0
-  for ch in inner:gmatch(utf8.charpattern) do
-    local bit = ladder.FLAG_BIT[ch]
-    if not bit then fail_line(lineno, "unknown flag letter '" .. ch .. "'", text) end
-    if bits & bit ~= 0 then fail_line(lineno, "flag letter '" .. ch .. "' given twice", text) end
-    bits = bits | bit
-  end
+  local bits, why = tcpflags.parse(inner)
+  if not bits then fail_line(lineno, why, text) end
   return bits, inner
 end
 
@@ -311,7 +307,7 @@ end
 ---------------------------------------------------------------------------
 
 local function pkt_has_ack(p)
-  return ladder.flagbits(p.flags) & ladder.FLAG_BIT["."] ~= 0
+  return p.flags & tcpflags.ACK ~= 0
 end
 
 -- Text of an expected clause, as the line would say it.
@@ -350,7 +346,7 @@ local function check_clause(c, p, rel, prev_ts, rec)
     return numdiff(s, c.value, "seq")
   elseif key == "ack" then
     if not pkt_has_ack(p) then
-      return string.format("expected ack %d, got no ack (flags [%s])", c.value, p.flags)
+      return string.format("expected ack %d, got no ack (flags [%s])", c.value, tcpflags.letters(p.flags))
     end
     return numdiff(rel:ack(p), c.value, "ack")
   elseif key == "len" then
@@ -398,8 +394,8 @@ local function check(rec, p, names, rel, prev_ts, source)
   if sname ~= rec.src or dname ~= rec.dst then
     return string.format("expected %s > %s, got %s > %s", rec.src, rec.dst, sname, dname), 1
   end
-  if rec.flagbits ~= "*" and ladder.flagbits(p.flags) ~= rec.flagbits then
-    return string.format("expected [%s], got [%s]", rec.flags, p.flags), 2
+  if rec.flagbits ~= "*" and p.flags ~= rec.flagbits then
+    return string.format("expected [%s], got [%s]", rec.flags, tcpflags.letters(p.flags)), 2
   end
   for _, c in ipairs(rec.clauses) do
     local why = check_clause(c, p, rel, prev_ts, rec)
@@ -533,7 +529,7 @@ function expect.match(spec, binds, source, opts)
         elseif skipping then
           if extra >= nearest_rank then
             nearest = string.format("#%d %s > %s [%s]: %s", pos, ladder.name(names, p.src),
-              ladder.name(names, p.dst), p.flags, why)
+              ladder.name(names, p.dst), tcpflags.letters(p.flags), why)
             nearest_rank, res.nearest = extra, pos
           end
           skipping.skipped[#skipping.skipped + 1] = pos

@@ -8,34 +8,16 @@
 -- expectation matcher (rstlab.expect) uses too, so that what a line says and
 -- what a report prints can never disagree.
 --
--- Packet tables: { ts, src, dst, flags ("S.", "P.", "none" ...), seq, ack,
+-- Packet tables: { ts, src, dst, flags (the header's bits), seq, ack,
 -- win, len, mss, wscale, sackok, sack = { {l, r}, ... }, tsval, tsecr }.
+
+local tcpflags = require "rstlab.tcpflags"
 
 local ladder = {}
 
 local MASK = 0xFFFFFFFF
 
--- Flag letters in tcpdump notation and the bit each one stands for.
-local FLAG_BIT = {
-  F = 0x01, S = 0x02, R = 0x04, P = 0x08, ["."] = 0x10,
-  U = 0x20, E = 0x40, W = 0x80,
-}
-ladder.FLAG_BIT = FLAG_BIT
-
---- Flag set of a tcpdump flag string as a bit mask ("FP." == "PF."; "none"
---- and "" are the empty set). Letters it does not know are ignored.
--- @param s string
--- @return integer
-function ladder.flagbits(s)
-  local bits = 0
-  if s == nil or s == "none" then return 0 end
-  for c in s:gmatch(".") do
-    bits = bits | (FLAG_BIT[c] or 0)
-  end
-  return bits
-end
-
-local SYN, ACK = FLAG_BIT.S, FLAG_BIT["."]
+local SYN, ACK = tcpflags.SYN, tcpflags.ACK
 
 local function u32(x)
   local i = math.tointeger(x)
@@ -68,7 +50,7 @@ end
 function Rel:add(pkt)
   if self.t0 == nil then self.t0 = pkt.ts end
   local key = pkt.src .. " " .. pkt.dst
-  local syn = ladder.flagbits(pkt.flags) & SYN ~= 0
+  local syn = pkt.flags & SYN ~= 0
   local cur = self.isn[key]
   if cur == nil or (syn and not cur.syn) then
     self.isn[key] = { base = u32(pkt.seq), syn = syn }
@@ -163,7 +145,7 @@ end
 
 -- "[P.] seq 1:6 ack 1": flags and numbers, the heart of both forms.
 local function numbers(pkt, rel, with_win)
-  local out = { "[" .. tostring(pkt.flags) .. "]" }
+  local out = { "[" .. tcpflags.letters(pkt.flags) .. "]" }
   local seq = rel and rel:seq(pkt) or u32(pkt.seq)
   local len = pkt.len or 0
   if len > 0 then
@@ -171,7 +153,7 @@ local function numbers(pkt, rel, with_win)
   else
     out[#out + 1] = string.format("seq %d", seq)
   end
-  if ladder.flagbits(pkt.flags) & ACK ~= 0 and pkt.ack then
+  if pkt.flags & ACK ~= 0 and pkt.ack then
     out[#out + 1] = string.format("ack %d", rel and rel:ack(pkt) or u32(pkt.ack))
   end
   if with_win and pkt.win then out[#out + 1] = "win " .. pkt.win end

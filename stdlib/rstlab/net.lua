@@ -19,6 +19,7 @@
 --- (install(M)); it sets no globals.
 
 local core = require "rstlab.core"
+local tcpflags = require "rstlab.tcpflags"
 
 local N = {}
 
@@ -186,20 +187,13 @@ function N.install(M)
   Rule.__index = Rule
   M.Rule = Rule
 
-  local FLAG_NAMES = { F = "fin", S = "syn", R = "rst", P = "psh", ["."] = "ack",
-    U = "urg", E = "ecn", W = "cwr" }
-
   local function flags_expr(spec)
     local exact = spec:sub(1, 1) == "="
     if exact then spec = spec:sub(2) end
-    local names, seen = {}, {}
-    for ch in spec:gmatch(".") do
-      local n = FLAG_NAMES[ch]
-      if not n then error("drop: unknown flag letter '" .. ch .. "' in flags (F S R P . U E W)", 4) end
-      if not seen[n] then names[#names + 1] = n; seen[n] = true end
-    end
-    if #names == 0 then error("drop: flags must name at least one flag", 4) end
-    local set = "(" .. table.concat(names, "|") .. ")"
+    local bits, why = tcpflags.parse(spec)
+    if not bits then error("drop: " .. why .. " in flags (F S R P . U E W)", 4) end
+    if bits == 0 then error("drop: flags must name at least one flag", 4) end
+    local set = "(" .. table.concat(tcpflags.names(bits), "|") .. ")"
     if exact then return "tcp flags == " .. set end
     return "tcp flags & " .. set .. " == " .. set
   end
@@ -298,8 +292,7 @@ function N.install(M)
   function Host:crash()
     if self.down then error("crash: host " .. self.name .. " is down already", 2) end
     local sc = self.scenario
-    sc:trace_sync()
-    local before = sc.trace_events and #sc.trace_events or 0
+    local before = sc.reasons:sync()
     self.crash_rules = {
       { "prerouting", add_rule(self, "prerouting", "counter drop") },
       { "postrouting", add_rule(self, "postrouting", "counter drop") },
@@ -313,10 +306,7 @@ function N.install(M)
     -- What the kernel logged for RSTs that died in the firewall never
     -- reached a wire: keep those events from being taken as the reason of
     -- a captured RST.
-    sc:trace_sync()
-    for i = before + 1, sc.trace_events and #sc.trace_events or 0 do
-      sc.trace_events[i].suppressed = "the crash of " .. self.name
-    end
+    sc.reasons:suppress_since(before, "the crash of " .. self.name)
     self.crashes = (self.crashes or 0) + 1
     return n
   end

@@ -18,6 +18,7 @@
 -- hostname }.
 
 local ladder = require "rstlab.ladder"
+local tcpflags = require "rstlab.tcpflags"
 
 local report = {}
 
@@ -329,11 +330,11 @@ local MASK = 0xFFFFFFFF
 
 -- "[P.] seq 1:6 ack 1 len 5", as in the text ladder.
 local function label(p, rel)
-  local parts = { "[" .. tostring(p.flags) .. "]" }
+  local parts = { "[" .. tcpflags.letters(p.flags) .. "]" }
   local seq, len = rel:seq(p), p.len or 0
   parts[#parts + 1] = len > 0 and string.format("seq %d:%d", seq, (seq + len) & MASK)
     or string.format("seq %d", seq)
-  if ladder.flagbits(p.flags) & ladder.FLAG_BIT["."] ~= 0 and p.ack then
+  if p.flags & tcpflags.ACK ~= 0 and p.ack then
     parts[#parts + 1] = "ack " .. rel:ack(p)
   end
   if len > 0 then parts[#parts + 1] = "len " .. len end
@@ -343,8 +344,8 @@ end
 -- A class per flag letter, so a stylesheet can colour RST, SYN, FIN.
 local function flag_classes(flags)
   local c = {}
-  for ch, name in pairs { S = "syn", F = "fin", R = "rst", P = "psh" } do
-    if tostring(flags):find(ch, 1, true) then c[#c + 1] = name end
+  for _, name in ipairs(tcpflags.names(flags & (tcpflags.FIN | tcpflags.SYN | tcpflags.RST | tcpflags.PSH))) do
+    c[#c + 1] = name
   end
   table.sort(c)
   return table.concat(c, " ")
@@ -414,7 +415,7 @@ function report.svg_ladder(cap)
     local a, b = colof[r.p.src:lower()], colof[r.p.dst:lower()]
     local failed = cap.failed == r.i
     local cls = "pkt " .. flag_classes(r.p.flags) .. (failed and " failed" or "")
-    add(string.format('<g class="%s" data-flags="%s" data-index="%d">', cls:gsub("%s+$", ""), A(r.p.flags), r.i))
+    add(string.format('<g class="%s" data-flags="%s" data-index="%d">', cls:gsub("%s+$", ""), A(tcpflags.letters(r.p.flags)), r.i))
     add("<title>" .. T(r.line) .. "</title>")
     if rel.t0 and r.p.ts then
       add(string.format('<text class="time" x="4" y="%.1f" fill="#666">+%.3fs</text>', y + 4, r.p.ts - rel.t0))

@@ -10,6 +10,7 @@
 
 local core = require "rstlab.core"
 local rstlab = require "rstlab"
+local reason = require "rstlab.reason"
 local report = require "rstlab.report"
 
 local M = {}
@@ -140,7 +141,7 @@ function M.child_main(arg)
   -- this process does the slow part of its teardown (closing packet
   -- sockets waits for the kernel's RCU grace periods) and exits.
   core.report(serialize(res), true)
-  core.trace_close()
+  reason.child_done()
   return 0
 end
 
@@ -196,7 +197,7 @@ local function run_child(state, job, timeout)
   local pid = proc:pid()
   local how, code = proc:reap()
   state.running[proc] = nil
-  core.trace_remove(pid ~= 0 and pid or 0)
+  reason.after_kill(pid)
   local took = core.now() - started
   if state.interrupted then return { status = "error", interrupted = true, message = "interrupted" } end
   if timed_out then
@@ -493,7 +494,7 @@ local function catch_signals(state)
           if state.interrupted then
             if core.now() - state.interrupted_at >= 1 then
               io.stderr:write("\nrstlab: interrupted again, exiting now\n")
-              for _, name in pairs(state.pool or {}) do core.trace_destroy(name) end
+              reason.pool_close(state.pool)
               os.exit(s[3], false)
             end
             goto continue
@@ -543,10 +544,7 @@ function M.run(o, out)
   -- what is pending (lines left by the slot's previous scenario carry that
   -- scenario's ports, never the new one's: each has its own port slice).
   -- The runner removes them when the run ends.
-  state.pool = {}
-  if core.prepare_tracing() then
-    for k = 1, jobs do state.pool[k] = "rstlab-" .. core.pid() .. "-" .. k end
-  end
+  state.pool = reason.pool(jobs)
 
   -- 1. What does each file declare? (In a child: a script's top level may
   --    fail or hang, and must not take the runner with it.)
@@ -590,7 +588,7 @@ function M.run(o, out)
     end
     summary.listed = #work
     uncatch()
-    for _, name in pairs(state.pool) do core.trace_destroy(name) end
+    reason.pool_close(state.pool)
     summary.interrupted, summary.exit = state.interrupted, state.exit
     return summary
   end
@@ -791,7 +789,7 @@ function M.run(o, out)
   -- Keep the default pcap directory only if something is in it.
   if not o.pcap_dir then os.remove(pcap_dir) end
   uncatch()
-  for _, name in pairs(state.pool) do core.trace_destroy(name) end
+  reason.pool_close(state.pool)
   summary.exit = state.exit
   return summary
 end

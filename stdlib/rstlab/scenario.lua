@@ -9,6 +9,7 @@ local core = require "rstlab.core"
 local expect = require "rstlab.expect"
 local ladder = require "rstlab.ladder"
 local net = require "rstlab.net"
+local reason = require "rstlab.reason"
 
 local M = {}
 
@@ -347,7 +348,7 @@ end
 function Host:capture(opts)
   opts = opts or {}
   local sc = self.scenario
-  sc:open_trace()
+  sc.reasons:open()
   local ifaces = opts.iface and { opts.iface } or self.ifaces or { "lo" }
   local iface = ifaces[1]
   local c, msg, code = core.capture(self.ns, iface, opts.filter, self.name .. ":" .. iface)
@@ -421,7 +422,7 @@ function Capture:expect(binds, text, opts)
     if r ~= "ready" then return nil end
     return c:packet(i)
   end
-  function source.reason(_, pkt) return sc:rst_reason(self, pkt) end
+  function source.reason(_, pkt) return sc.reasons:of(c, pkt) end
   local matched, report = expect.match(spec, eps, source, { timeout = timeout_of(opts) or 2 })
   self.last_expect = { binds = eps, spec = spec, report = report } -- for the result record
   for _, u in ipairs(report.unchecked or {}) do
@@ -461,69 +462,6 @@ M.T = T
 function T:hold(obj)
   self.objects[#self.objects + 1] = obj
   return obj
-end
-
-function T:open_trace()
-  if self.trace_state == nil then
-    local ok, why = core.trace_open(self.trace_instance)
-    self.trace_state = ok and true or false
-    self.trace_why = why
-    self.trace_events = {}
-  end
-end
-
---- t:trace_sync(): read the tcp_send_reset events the kernel holds now.
-function T:trace_sync()
-  if not self.trace_state then return end
-  for _, e in ipairs(core.trace_events(#self.trace_events + 1)) do
-    self.trace_events[#self.trace_events + 1] = e
-  end
-end
-
--- The kernel's reason for a captured RST, only when unambiguous.
-function T:rst_reason(cap, pkt)
-  if not self.trace_state then
-    return nil, "the tcp_send_reset tracepoint is not available (" .. tostring(self.trace_why) .. ")"
-  end
-  local lo, hi = core.sandbox_ports()
-  local sport = tonumber(pkt.src:match(":(%d+)$"))
-  local dport = tonumber(pkt.dst:match(":(%d+)$"))
-  if lo == 0 or not ((sport >= lo and sport <= hi) or (dport >= lo and dport <= hi)) then
-    return nil, "neither port is in this scenario's own slice, so a trace event could be another's"
-  end
-  -- The RSTs of this capture with the same addresses, and pkt's rank
-  -- (on pkt's interface only: a capture of both ends of a link sees each
-  -- packet twice).
-  local rank, nrst = 0, 0
-  for i = 1, cap.c:count() do
-    local p = cap.c:packet(i)
-    if p.flags:find("R", 1, true) and p.src == pkt.src and p.dst == pkt.dst
-      and p.iface == pkt.iface then
-      nrst = nrst + 1
-      if p.index == pkt.index then rank = nrst end
-    end
-  end
-  -- The tracepoint fires before the packet is sent, so its line is there
-  -- by the time the capture has the packet; read what is pending.
-  self:trace_sync()
-  local match = {}
-  for _, e in ipairs(self.trace_events) do
-    -- A RST sent for a listener names the listener's own address with
-    -- destination 0.0.0.0:0 (or [::]:0). Events of RSTs that a crash kept
-    -- off the wire are not candidates.
-    if not e.suppressed
-      and e.src == pkt.src and (e.dst == pkt.dst or e.dst == "0.0.0.0:0" or e.dst == "[::]:0") then
-      match[#match + 1] = e
-    end
-  end
-  if #match == 0 then
-    return nil, "no tcp_send_reset event for " .. pkt.src .. " > " .. pkt.dst
-  end
-  if #match ~= nrst then
-    return nil, string.format("%d tcp_send_reset events for %d RSTs %s > %s: ambiguous",
-      #match, nrst, pkt.src, pkt.dst)
-  end
-  return match[rank].reason
 end
 
 --- t:eq(got, want [, what]): got == want.
@@ -667,7 +605,7 @@ function M.run(decl, opts)
   local t = setmetatable({
     objects = {}, actors = {},
     captures = {}, unchecked = {}, logs = {}, started = core.now(), name = decl.name,
-    trace_instance = opts.trace_instance,
+    reasons = reason.new(opts.trace_instance),
   }, T)
   M.current = t
   t.host = setmetatable({ ns = core.host_self("host"), name = "host", scenario = t }, Host)
@@ -747,7 +685,7 @@ function M.run(decl, opts)
     local o = t.objects[i]
     if getmetatable(o) == Socket or not opts.exiting then o:close() end
   end
-  if not opts.exiting then core.trace_close() end
+  if not opts.exiting then reason.child_done() end
   M.current = nil
   return r
 end

@@ -30,9 +30,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char harness[] =
 	"local expect = require 'rstlab.expect'\n"
+	"local tcpflags = require 'rstlab.tcpflags'\n"
 	"local C, S, X, Y = '127.0.0.1:40000', '127.0.0.1:4000', '[::1]:5000', '[::1]:5001'\n"
 	"local function pkt(ts, src, dst, flags, seq, ack, o)\n"
-	"  local p = { ts = ts, src = src, dst = dst, flags = flags, seq = seq, ack = ack,\n"
+	"  local p = { ts = ts, src = src, dst = dst, flags = assert(tcpflags.parse(flags)), seq = seq, ack = ack,\n"
 	"              win = 512, len = 0, sackok = false, sack = {}, iface = 'lo', index = 0 }\n"
 	"  for k, v in pairs(o or {}) do p[k] = v end\n"
 	"  return p\n"

@@ -5,6 +5,7 @@
 
 local h = require "harness"
 local expect = require "rstlab.expect"
+local tcpflags = require "rstlab.tcpflags"
 local ladder = require "rstlab.ladder"
 
 local test, eq, ok, contains, raises = h.test, h.eq, h.ok, h.contains, h.raises
@@ -14,7 +15,7 @@ local BINDS = { C = CA, S = SA }
 
 -- A packet table as the C core produces it; `over` overrides fields.
 local function pkt(ts, src, dst, flags, seq, ack, over)
-  local p = { ts = ts, src = src, dst = dst, flags = flags, seq = seq, ack = ack,
+  local p = { ts = ts, src = src, dst = dst, flags = assert(tcpflags.parse(flags)), seq = seq, ack = ack,
               win = 512, len = 0, sackok = false, sack = {}, iface = "lo" }
   for k, v in pairs(over or {}) do p[k] = v end
   return p

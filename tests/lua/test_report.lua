@@ -6,6 +6,7 @@
 
 local h = require "harness"
 local report = require "rstlab.report"
+local tcpflags = require "rstlab.tcpflags"
 local runner = require "rstlab.runner"
 
 local test, eq, ok, contains = h.test, h.eq, h.ok, h.contains
@@ -13,7 +14,7 @@ local test, eq, ok, contains = h.test, h.eq, h.ok, h.contains
 local CA, SA = "127.0.0.1:40000", "127.0.0.1:4000"
 
 local function pkt(i, ts, src, dst, flags, seq, ack, len)
-  return { index = i, ts = ts, src = src, dst = dst, flags = flags, seq = seq, ack = ack,
+  return { index = i, ts = ts, src = src, dst = dst, flags = assert(tcpflags.parse(flags)), seq = seq, ack = ack,
            win = 512, len = len or 0, sackok = false, sack = {}, iface = "host:lo" }
 end
 
