@@ -13,7 +13,7 @@ passed() { grep -Eq "^PASS +.*: $1 \(" "$OUT" && ok "passed: $1" || bad "did not
 
 run "$RSTLAB" -j 2 --timeout 10 tests/bad/ tests/bad/no_such_file.lua
 expect_status 1
-expect_line '^10 passed, 29 failed$'
+expect_line '^10 passed, 31 failed$'
 expect_no_line 'internal error|rstlab: child'
 
 # The other scenarios still ran, and passed.
@@ -51,6 +51,8 @@ has "tests/bad/bad_option.lua:24: option 'keepalive': unknown field 'intervall' 
 # Bad capture filters and interfaces.
 has "tests/bad/bad_capture.lua:4: bad capture filter \"tcp port\": can't parse filter expression: syntax error"
 has "tests/bad/bad_capture.lua:8: nosuch0: No such device exists"
+has "tests/bad/bad_capture.lua:12: capture: expected a table of options, got string (\"tcp port 80\")"
+has "tests/bad/bad_capture.lua:16: capture: unknown option 'fitler' (filter, iface)"
 
 # Bad expectation lines: the file line of the bad line itself.
 has "tests/bad/bad_expect.lua:7: expectation line 2: unknown flag letter 'X': S > C  [X.]   ack 1"
@@ -61,7 +63,7 @@ has "tests/bad/bad_expect.lua:20: expectation line 2: name 'D' is not bound (bou
 # read is "at most n" bytes, not a huge buffer (the scenario passes).
 has "tests/bad/misuse.lua:5: attempt to use a closed socket"
 has "tests/bad/misuse.lua:10: cannot wait on a timer inside a coroutine of the script's own"
-has "tests/bad/misuse.lua:15: timeout must be a non-negative number of seconds"
+has "tests/bad/misuse.lua:15: accept: timeout must be a non-negative number of seconds, got -nan"
 passed 'a huge read'
 
 # Hosts and links used the wrong way.
@@ -70,7 +72,7 @@ has "tests/bad/bad_host.lua:8: add_host: there is a host named B already"
 has "tests/bad/bad_host.lua:13: reboot: host B is not down (crash it first)"
 has "tests/bad/bad_host.lua:17: link: a host cannot be linked to itself"
 expect_line "tests/bad/bad_host.lua:22: '10\.0\.0\.1' is not an address with a prefix length"
-has "tests/bad/bad_host.lua:27: link: unknown option 'mtu' (a, b, a_if, b_if)"
+has "tests/bad/bad_host.lua:27: link: unknown option 'mtu' (a, a_if, b, b_if)"
 has "tests/bad/bad_host.lua:31: link: the second host must be a host of this scenario (t.host or t:add_host)"
 
 # A top level that never ends is killed at the timeout, naming the file;

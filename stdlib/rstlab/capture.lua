@@ -1,0 +1,197 @@
+--- rstlab.capture: what crossed the wire (beside bindings/lcapture.c).
+---
+--- A Capture holds a C capture (`c`: libpcap in immediate mode, live before
+--- the call that makes it returns, decoded as packets arrive) on one or
+--- more interfaces of the scenario's hosts, merged into one timeline.
+--- cap:expect matches an expectation text (rstlab.expect) against the
+--- packets as they arrive; each captured RST is paired with the kernel's
+--- reason through the scenario's rstlab.reason reader.
+---
+---   local cap = assert(h:capture())
+---   ...
+---   cap:expect({ C = cli, S = conn }, [[
+---     C > S  [S]
+---     S > C  [R.]   ack 1   reason NO_SOCKET
+---   ]])
+
+local core = require "rstlab.core"
+local check = require "rstlab.check"
+local expect = require "rstlab.expect"
+local failure = require "rstlab.failure"
+local ladder = require "rstlab.ladder"
+
+local M = {}
+
+local Capture = {}
+Capture.__index = Capture
+Capture.__name = "rstlab.Capture"
+M.Capture = Capture
+
+--- new(host, ifaces, filter) -> Capture | nil, msg, code: a live capture
+--- of host's interfaces (a list of names), held by its scenario.
+function M.new(host, ifaces, filter)
+  local sc = host.scenario
+  sc.reasons:open()
+  local c, msg, code = core.capture(host.ns, ifaces[1], filter, host.name .. ":" .. ifaces[1])
+  if not c then return nil, msg, code end
+  local cap = setmetatable({ c = c, scenario = sc, host = host, filter = filter }, Capture)
+  sc:hold(cap)
+  sc.captures[#sc.captures + 1] = cap
+  for i = 2, #ifaces do cap:add(host, ifaces[i]) end
+  return cap
+end
+
+--- cap:add(host [, iface | {iface =, filter =}]) -> cap: one more
+--- interface (default: lo) into the same timeline, sorted by time.
+function Capture:add(host, opts)
+  self.scenario:check_host(host, "add: the host")
+  local iface, filter
+  if type(opts) == "string" then iface = opts
+  elseif type(opts) == "table" then
+    check.opts(opts, { iface = true, filter = true }, "add")
+    iface, filter = opts.iface, opts.filter
+  elseif opts ~= nil then error("add: expected an interface name or {iface =, filter =}, got " .. type(opts), 2) end
+  iface = iface or "lo"
+  local ok, msg = self.c:add(host.ns, iface, filter or self.filter, host.name .. ":" .. iface)
+  if not ok then error("capture add " .. host.name .. ":" .. iface .. ": " .. tostring(msg), 2) end
+  return self
+end
+
+--- cap:packets() -> list of packet tables captured so far.
+function Capture:packets()
+  local out = {}
+  for i = 1, self.c:count() do out[i] = self.c:packet(i) end
+  return out
+end
+
+--- cap:write(path) -> true | nil, msg: the capture as a pcap file.
+function Capture:write(path)
+  check.arg(path, "string", "write", 1)
+  return self.c:write(path)
+end
+
+--- cap:close(): stop capturing (packets stay readable).
+function Capture:close() self.c:close() end
+
+-- The endpoint text for a bind value: a socket's local address or a
+-- string "ip:port".
+local function endpoint(name, v)
+  if type(v) == "string" then
+    if not core.parse_addr(v) then
+      error("expect: endpoint " .. tostring(name) .. " = " .. string.format("%q", v) .. " is not \"ip:port\"", 4)
+    end
+    return v
+  end
+  local ok, addr = pcall(function() return v.addr end)
+  if ok and type(addr) == "string" then return addr end
+  error("expect: endpoint " .. tostring(name) .. " must be a socket or \"ip:port\", got " .. type(v), 4)
+end
+
+local function endpoints(binds)
+  local eps = {}
+  for name, v in pairs(binds) do eps[name] = endpoint(name, v) end
+  return eps
+end
+
+local EXPECT_KEYS = { timeout = true }
+
+--- cap:expect(binds, text [, {timeout = 2}]) -> true. Matches the packet
+--- sequence as it arrives (see README: expectation text). On mismatch the
+--- scenario fails with the expectation and the capture side by side.
+function Capture:expect(binds, text, opts)
+  check.arg(binds, "table", "expect", 1)
+  check.arg(text, "string", "expect", 2)
+  opts = check.opts(opts, EXPECT_KEYS, "expect")
+  local sc = self.scenario
+  local info = debug.getinfo(2, "Sl")
+  local at = info.short_src .. ":" .. (info.currentline or 0)
+  -- The script line of expectation line n, when it can be found.
+  local function line_of(n)
+    local l = n and expect.locate(text, info.source, info.currentline, n)
+    return l and (info.short_src .. ":" .. l) or at
+  end
+  local ok, spec = pcall(expect.parse, text, binds)
+  if not ok then
+    local n = tostring(spec):match("^expectation line (%d+):")
+    error(line_of(tonumber(n)) .. ": " .. tostring(spec), 0)
+  end
+  local eps = endpoints(binds)
+  local c = self.c
+  local source = {}
+  function source.now() return core.wallclock() end
+  function source.packet(_, i, deadline)
+    local r = c:wait(i, math.max(0, deadline - core.wallclock()))
+    if r ~= "ready" then return nil end
+    return c:packet(i)
+  end
+  function source.reason(_, pkt) return sc.reasons:of(c, pkt) end
+  local timeout = check.timeout(opts, "expect") or 2 * sc.scale
+  local matched, report = expect.match(spec, eps, source, { timeout = timeout, scale = sc.scale })
+  self.last_expect = { binds = eps, spec = spec, report = report } -- for the result record
+  for _, u in ipairs(report.unchecked or {}) do
+    sc.unchecked[#sc.unchecked + 1] = at .. ": " .. u
+  end
+  if not matched then
+    sc.failed_capture = self
+    failure.raise("expectation failed: " .. (report.message or "?"),
+      { where = at, details = expect.format_report(spec, report) })
+  end
+  return true
+end
+
+--- cap:ladder(binds) -> the capture as a ladder diagram (text).
+function Capture:ladder(binds)
+  check.arg(binds, "table", "ladder", 1)
+  return ladder.render(self:packets(), endpoints(binds), {})
+end
+
+--- default_binds(packets) -> { A = first sender, B = its peer }: names for
+--- a ladder of a capture the script did not name.
+function M.default_binds(packets)
+  local p = packets[1]
+  if not p then return {} end
+  return { A = p.src, B = p.dst }
+end
+
+local PACKET_FIELDS = { "index", "ts", "src", "dst", "sport", "dport", "flags", "seq", "ack",
+  "win", "len", "ttl", "mss", "wscale", "sackok", "tsval", "tsecr", "sack", "iface" }
+local MAX_RECORD_PACKETS = 2000
+
+--- record(cap) -> { name, binds, packets, marks, failed, truncated }: a
+--- capture as plain data for the runner's ladders and reports. binds are
+--- those of the capture's last expectation (else A and B); marks[i] is the
+--- expectation line matched by packet i, failed the packet of the line
+--- that did not match.
+function M.record(cap)
+  local all = cap:packets()
+  local rec = { name = all[1] and all[1].iface or cap.host.name, packets = {} }
+  for i = 1, math.min(#all, MAX_RECORD_PACKETS) do
+    local p, q = all[i], {}
+    for _, k in ipairs(PACKET_FIELDS) do q[k] = p[k] end
+    rec.packets[i] = q
+  end
+  if #all > MAX_RECORD_PACKETS then rec.truncated = #all - MAX_RECORD_PACKETS end
+  local last = cap.last_expect
+  if last then
+    rec.binds, rec.marks = last.binds, {}
+    local rep = last.report
+    for k, line in ipairs(rep.lines) do
+      local pos = line.packet or (line.status == "fail" and line.nearest) or nil
+      local ci = pos and rep.capture_index[pos]
+      if ci then
+        local rec_line = last.spec[k]
+        local text = string.format("%d: %s", rec_line.lineno, rec_line.code)
+        if k == rep.first_failure then
+          text = ">> " .. text .. (line.packet and "" or " (nearest miss)")
+          rec.failed = ci
+        end
+        rec.marks[ci] = text
+      end
+    end
+  else
+    rec.binds = M.default_binds(all)
+  end
+  return rec
+end
+
+return M
