@@ -8,6 +8,9 @@ local h = require "harness"
 local report = require "rstlab.report"
 local tcpflags = require "rstlab.tcpflags"
 local runner = require "rstlab.runner"
+local tap = require "rstlab.report.tap"
+local junit = require "rstlab.report.junit"
+local common = require "rstlab.report.common"
 
 local test, eq, ok, contains = h.test, h.eq, h.ok, h.contains
 
@@ -81,7 +84,7 @@ test("TAP: version, plan, points, SKIP, YAML blocks", function()
   local tap = report.tap(summary())
   local lines = {}
   for l in tap:gmatch("[^\n]*") do lines[#lines + 1] = l end
-  eq(lines[1], "TAP version 14")
+  eq(lines[1], "TAP version 13")
   eq(lines[2], "1..4")
   contains(tap, "\nnot ok 1 - a.lua: boom <&> \"q\" \\# not a directive\n")
   contains(tap, "\nnot ok 2 - b.lua: first\n  ---\n  message: \"b.lua:7: expected 3, got 2\"\n")
@@ -99,7 +102,7 @@ test("JUnit: suites per file, failure/error/skipped, system-out", function()
   local x = report.junit(summary())
   contains(x, '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="rstlab" tests="4" failures="1" errors="1" skipped="1" time="1.500">')
   contains(x, '<testsuite name="a.lua" id="0" tests="1" failures="0" errors="1" skipped="0"')
-  contains(x, '<testcase classname="a.lua" name="boom &lt;&amp;&gt; &quot;q&quot; # not a directive" file="a.lua" time="0.001">')
+  contains(x, '<testcase classname="a" name="boom &lt;&amp;&gt; &quot;q&quot; # not a directive" file="a.lua" time="0.001">')
   contains(x, '<error message="a.lua:3: attempt to index a nil value" type="error">')
   contains(x, '<failure message="b.lua:7: expected 3, got 2" type="assertion">b.lua:7: expected 3, got 2\nsecond line\n\ndetails')
   contains(x, "<system-out>pcap: /tmp/x/b-first.pcap</system-out>")
@@ -181,6 +184,45 @@ test("options: the new ones parse, bad values are usage errors", function()
     local okk, e = pcall(runner.parse_args, bad)
     ok(not okk and type(e) == "table" and e.usage, table.concat(bad, " ") .. " is a usage error")
   end
+end)
+
+test("JUnit classname: the script as a dotted name, without .lua", function()
+  eq(junit.classname("scripts/refused.lua"), "scripts.refused")
+  eq(junit.classname("./tests/scenarios/fail.lua"), "tests.scenarios.fail")
+  eq(junit.classname("x.lua"), "x")
+  local x = report.junit({ results = { { file = "scripts/refused.lua", name = "n", status = "pass" } } })
+  contains(x, '<testcase classname="scripts.refused" name="n" file="scripts/refused.lua"')
+end)
+
+test("report formats: each declares its option, and the facade lists them", function()
+  local names = {}
+  for i, f in ipairs(report.formats()) do
+    names[i] = f.option .. (f.arg and (" " .. f.arg) or "")
+    ok(type(f.help) == "string" and (f.document or f.stream), f.name .. " has help and output")
+  end
+  eq(names, { "--tap", "--junit FILE", "--html FILE" })
+  eq(report.tap_header(2), "TAP version 13\n1..2\n")
+end)
+
+test("TAP stream: points in report order, a stopped run's rest skipped", function()
+  local out = {}
+  local st = tap.stream(function(s) out[#out + 1] = s end, {})
+  st.start(3)
+  st.result({ rank = 2, file = "a.lua", name = "two", status = "pass" })
+  eq(#out, 1, "point 2 waits for point 1")
+  st.result({ rank = 1, file = "a.lua", name = "one", status = "fail", message = "m" })
+  local s = { results = {}, passed = 1, failed = 1,
+    not_run = { { rank = 3, file = "a.lua", name = "three", why = "--fail-fast stopped the run" } } }
+  st.finish(s)
+  local text = table.concat(out)
+  ok(text:find("not ok 1 - a.lua: one\n", 1, true) < text:find("ok 2 - a.lua: two\n", 1, true), "in order")
+  contains(text, "ok 3 - a.lua: three # SKIP not run: --fail-fast stopped the run\n")
+  contains(text, "# 1 passed, 1 failed\n")
+end)
+
+test("the SVG label of a packet: one function, in common", function()
+  local rel = require("rstlab.ladder").bases(capture().packets, capture().binds)
+  eq(common.packet_label(capture().packets[2], rel), "[S.] seq 0 ack 1")
 end)
 
 h.done()
