@@ -1,6 +1,8 @@
 /*
  * The rstlab program: a thin main over the library. All of the runner
- * (arguments, forking scenario processes, reports) is stdlib/rstlab/runner.lua.
+ * (arguments, forking scenario processes, reports) is Lua: rstlab.runner's
+ * main (stdlib/rstlab/runner/cli.lua) returns the exit status. Only an
+ * error inside the runner itself ends here, as "internal error", status 70.
  */
 #include "rstlab_lua.h"
 

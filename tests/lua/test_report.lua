@@ -1,6 +1,6 @@
 -- Unit tests of rstlab.report (TAP, JUnit, HTML + SVG ladders) over
--- synthetic result records, and of the runner's pure helpers (shards,
--- filters, the record serialisation).
+-- synthetic result records, and of the runner's pure helpers (the command
+-- line, shards, filters, the job record, the record serialisation).
 --
 --   LUA_PATH='stdlib/?.lua;tests/lua/?.lua;;' LUA_CPATH='build/?.so;;' lua5.4 tests/lua/test_report.lua
 
@@ -8,6 +8,12 @@ local h = require "harness"
 local report = require "rstlab.report"
 local tcpflags = require "rstlab.tcpflags"
 local runner = require "rstlab.runner"
+local cli = require "rstlab.runner.cli"
+local selection = require "rstlab.runner.select"
+local child = require "rstlab.runner.child"
+local tap = require "rstlab.report.tap"
+local junit = require "rstlab.report.junit"
+local common = require "rstlab.report.common"
 
 local test, eq, ok, contains = h.test, h.eq, h.ok, h.contains
 
@@ -81,7 +87,7 @@ test("TAP: version, plan, points, SKIP, YAML blocks", function()
   local tap = report.tap(summary())
   local lines = {}
   for l in tap:gmatch("[^\n]*") do lines[#lines + 1] = l end
-  eq(lines[1], "TAP version 14")
+  eq(lines[1], "TAP version 13")
   eq(lines[2], "1..4")
   contains(tap, "\nnot ok 1 - a.lua: boom <&> \"q\" \\# not a directive\n")
   contains(tap, "\nnot ok 2 - b.lua: first\n  ---\n  message: \"b.lua:7: expected 3, got 2\"\n")
@@ -99,7 +105,7 @@ test("JUnit: suites per file, failure/error/skipped, system-out", function()
   local x = report.junit(summary())
   contains(x, '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="rstlab" tests="4" failures="1" errors="1" skipped="1" time="1.500">')
   contains(x, '<testsuite name="a.lua" id="0" tests="1" failures="0" errors="1" skipped="0"')
-  contains(x, '<testcase classname="a.lua" name="boom &lt;&amp;&gt; &quot;q&quot; # not a directive" file="a.lua" time="0.001">')
+  contains(x, '<testcase classname="a" name="boom &lt;&amp;&gt; &quot;q&quot; # not a directive" file="a.lua" time="0.001">')
   contains(x, '<error message="a.lua:3: attempt to index a nil value" type="error">')
   contains(x, '<failure message="b.lua:7: expected 3, got 2" type="assertion">b.lua:7: expected 3, got 2\nsecond line\n\ndetails')
   contains(x, "<system-out>pcap: /tmp/x/b-first.pcap</system-out>")
@@ -166,7 +172,7 @@ end)
 
 test("records survive the pipe: sparse integer keys, NaN dropped", function()
   local rec = { status = "pass", captures = { { marks = { [3] = "x", [10] = "y" }, n = 0 / 0 } } }
-  local back = runner.deserialize(runner.serialize(rec))
+  local back = child.deserialize(child.serialize(rec))
   eq(back.captures[1].marks, { [3] = "x", [10] = "y" })
   eq(back.captures[1].n, nil)
 end)
@@ -181,6 +187,92 @@ test("options: the new ones parse, bad values are usage errors", function()
     local okk, e = pcall(runner.parse_args, bad)
     ok(not okk and type(e) == "table" and e.usage, table.concat(bad, " ") .. " is a usage error")
   end
+end)
+
+test("JUnit classname: the script as a dotted name, without .lua", function()
+  eq(junit.classname("scripts/refused.lua"), "scripts.refused")
+  eq(junit.classname("./tests/scenarios/fail.lua"), "tests.scenarios.fail")
+  eq(junit.classname("x.lua"), "x")
+  local x = report.junit({ results = { { file = "scripts/refused.lua", name = "n", status = "pass" } } })
+  contains(x, '<testcase classname="scripts.refused" name="n" file="scripts/refused.lua"')
+end)
+
+test("report formats: each declares its option, and the facade lists them", function()
+  local names = {}
+  for i, f in ipairs(report.formats()) do
+    names[i] = f.option .. (f.arg and (" " .. f.arg) or "")
+    ok(type(f.help) == "string" and (f.document or f.stream), f.name .. " has help and output")
+  end
+  eq(names, { "--tap", "--junit FILE", "--html FILE" })
+  eq(report.tap_header(2), "TAP version 13\n1..2\n")
+  for _, f in ipairs(report.formats()) do contains(cli.usage_text(), f.option) end
+end)
+
+test("TAP stream: points in report order, a stopped run's rest skipped", function()
+  local out = {}
+  local st = tap.stream(function(s) out[#out + 1] = s end, {})
+  st.start(3)
+  st.result({ rank = 2, file = "a.lua", name = "two", status = "pass" })
+  eq(#out, 1, "point 2 waits for point 1")
+  st.result({ rank = 1, file = "a.lua", name = "one", status = "fail", message = "m" })
+  local s = { results = {}, passed = 1, failed = 1,
+    not_run = { { rank = 3, file = "a.lua", name = "three", why = "--fail-fast stopped the run" } } }
+  st.finish(s)
+  local text = table.concat(out)
+  ok(text:find("not ok 1 - a.lua: one\n", 1, true) < text:find("ok 2 - a.lua: two\n", 1, true), "in order")
+  contains(text, "ok 3 - a.lua: three # SKIP not run: --fail-fast stopped the run\n")
+  contains(text, "# 1 passed, 1 failed\n")
+end)
+
+test("the SVG label of a packet: one function, in common", function()
+  local rel = require("rstlab.ladder").bases(capture().packets, capture().binds)
+  eq(common.packet_label(capture().packets[2], rel), "[S.] seq 0 ack 1")
+end)
+
+test("command line: GNU forms", function()
+  local o = cli.parse_args({ "-j4", "--timeout=2.5", "--filter=a=b", "--exclude", "x", "--exclude=y",
+    "-vx", "--time-scale", "3", "--junit=j.xml", "--", "--list", "-" })
+  eq({ o.jobs, o.timeout, o.filters, o.excludes, o.verbose, o.fail_fast, o.time_scale, o.junit, o.paths, o.list },
+    { 4, 2.5, { "a=b" }, { "x", "y" }, true, true, 3, "j.xml", { "--list", "-" }, nil })
+  o = cli.parse_args({ "-j", "2", "--fail-fast", "--version", "f.lua" })
+  eq({ o.jobs, o.fail_fast, o.version, o.time_scale, o.timeout }, { 2, true, true, 1, 30 })
+  for _, bad in ipairs { { "--foo" }, { "-q" }, { "--list=1" }, { "--time-scale", "0" },
+    { "--time-scale=-2" }, { "--time-scale", "x" }, { "-j" }, { "--jobs=0" }, { "-vj" } } do
+    local okk, e = pcall(cli.parse_args, bad)
+    ok(not okk and type(e) == "table" and e.usage, table.concat(bad, " ") .. " is a usage error")
+  end
+  local _, e = pcall(cli.parse_args, { "--foo=1" })
+  eq(e.usage, "unknown option --foo")
+end)
+
+test("the job record: time_scale passed, the kill deadline scaled", function()
+  local o = { timeout = 30, time_scale = 2 }
+  local job, deadline = runner.job({ file = "f.lua", name = "n" }, o)
+  eq({ job.file, job.name, job.timeout, job.time_scale }, { "f.lua", "n", 30, 2 })
+  local _, d1 = runner.job({ file = "f.lua", name = "n" }, { timeout = 30, time_scale = 1 })
+  eq(deadline, 2 * d1)
+  ok(d1 > 30, "the deadline leaves the child its timeout")
+  -- The script's own timeout decides the deadline, scaled too.
+  local _, own = runner.job({ file = "f.lua", name = "n", timeout = 0.5 }, o)
+  local _, own1 = runner.job({ file = "f.lua", name = "n", timeout = 0.5 }, { timeout = 30 })
+  ok(own < d1 and own == 2 * own1, "own timeout " .. own .. " vs " .. own1)
+end)
+
+test("selection: --filter, then --exclude, then --shard; why nothing is left", function()
+  local items = {}
+  for i = 1, 6 do items[i] = { file = "f.lua", name = "s" .. i } end
+  local kept = selection.pick(items, { filters = { "s1", "s2", "s3" }, excludes = { "S2" } })
+  eq(#kept, 2)
+  eq({ kept[1].name, kept[2].name }, { "s1", "s3" })
+  local none, why = selection.pick(items, { filters = { "zzz" } })
+  eq(#none, 0)
+  contains(why, "--filter matches none of the 6 scenarios")
+  _, why = selection.pick(items, { excludes = { "f.lua" } })
+  contains(why, "--exclude leaves out all 6")
+  _, why = selection.pick({}, {})
+  contains(why, "no scenario file found")
+  _, why = selection.pick({ items[1] }, { shard = { 1, 1000 } })
+  if selection.shard_of("f.lua", "s1", 1000) ~= 1 then contains(why, "shard 1/1000 holds none") end
 end)
 
 h.done()

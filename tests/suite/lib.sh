@@ -28,6 +28,12 @@ run() {
 expect_status() { [ "$STATUS" -eq "$1" ] && ok "exit status $1" || bad "exit status $STATUS, expected $1"; }
 expect_line() { grep -Eq -- "$1" "$OUT" && ok "output has /$1/" || bad "no line matches /$1/"; }
 expect_no_line() { grep -Eq -- "$1" "$OUT" && bad "a line matches /$1/" || ok "no line matches /$1/"; }
+# expect_count N REGEX: exactly N lines of the output match.
+expect_count() {
+  local n
+  n=$(grep -Ec -- "$2" "$OUT")
+  [ "$n" -eq "$1" ] && ok "$1 lines match /$2/" || bad "$n lines match /$2/, expected $1"
+}
 # mutate FILE SED: a changed copy of FILE in $MUT (the change must apply).
 mutate() {
   MUT=$TMP/$(basename "$1" .lua)-mut.lua
