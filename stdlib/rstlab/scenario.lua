@@ -240,7 +240,7 @@ function M.run(decl, opts)
   }, T)
   t.host = host.new(t, core.host_self("host"), "host")
   t.hosts[1] = t.host
-  local timeout = decl.opts.timeout and decl.opts.timeout * scale or opts.timeout or 30 * scale
+  local timeout = (decl.opts.timeout or opts.timeout or 30) * scale
   -- An actor that never waits keeps the loop (and the timeout below) from
   -- running: the watchdog interrupts it where it runs.
   core.watchdog(timeout + 0.25, string.format(
