@@ -522,6 +522,20 @@ test("ladder.line: tcpdump-like one-line form", function()
   eq(ladder.line(pkt(0, CA, SA, "R", 9, 0, { win = 0 }), names), "C > S  [R] seq 9 win 0")
 end)
 
+test("ladder.label: the arrow's label, relative or absolute", function()
+  local list = conversation()
+  local rel = ladder.bases(list, BINDS)
+  eq(ladder.label(list[1], rel), "[S] seq 0")
+  eq(ladder.label(list[2], rel), "[S.] seq 0 ack 1")
+  eq(ladder.label(list[4], rel), "[P.] seq 1:6 ack 1 len 5")
+  eq(ladder.label(list[6], rel), "[R.] seq 1 ack 6")
+  eq(ladder.label(list[4]), "[P.] seq 1001:1006 ack 5001 len 5")
+  eq(ladder.label(pkt(0, CA, SA, "none", 7, 9)), "[none] seq 7", "no ack without the flag")
+  -- the text ladder prints the same labels
+  local out = ladder.render(list, BINDS)
+  for i = 1, #list do contains(out, ladder.label(list[i], rel), "row " .. i) end
+end)
+
 test("ladder.render: columns, arrows, times and marks", function()
   local list = conversation()
   table.insert(list, 2, pkt(0.0005, "10.0.0.1:1", "10.0.0.2:2", "S", 1, 0))
