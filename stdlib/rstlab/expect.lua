@@ -685,6 +685,46 @@ function expect.match(spec, binds, source, opts)
   return failed == nil, report
 end
 
+--- The line number, within the expectation text, of the line that failed
+--- (for expect.locate, to name the script's line).
+-- @param spec from expect.parse
+-- @param report from expect.match
+-- @return integer (1-based), or nil when the match passed
+function expect.failed_lineno(spec, report)
+  local k = report.first_failure
+  return k and spec[k].lineno or nil
+end
+
+--- The expectation lines beside the packets they matched, for a ladder:
+--- "N: code" beside each matched packet, ">> N: code" beside the packet of
+--- the line that failed, or ">> N: code (nearest miss)" beside the closest
+--- miss of a failed line after `...`.
+-- @param spec from expect.parse
+-- @param report from expect.match
+-- @param index optional { [k] = key } to key the marks by instead of the
+--   position k in report.packets: report.capture_index keys them by capture
+--   index (the order of the whole capture)
+-- @return marks { [key] = text }, and the key of the failed line's packet
+--   (nil when the match passed or the failed line has no packet)
+function expect.marks(spec, report, index)
+  local marks, failed = {}, nil
+  for k, rec in ipairs(spec) do
+    local res = report.lines[k]
+    local pos = res.packet or (res.status == "fail" and res.nearest) or nil
+    local key = pos
+    if key and index then key = index[key] end
+    if key then
+      local text = string.format("%d: %s", rec.lineno, rec.code)
+      if k == report.first_failure then
+        text = ">> " .. text .. (res.packet and "" or " (nearest miss)")
+        failed = key
+      end
+      marks[key] = text
+    end
+  end
+  return marks, failed
+end
+
 ---------------------------------------------------------------------------
 -- Report for a person.
 ---------------------------------------------------------------------------
@@ -697,7 +737,8 @@ local function pad(s, w) return s .. string.rep(" ", math.max(0, w - width(s))) 
 --- line that did not match and the reason under it, the lines not reached,
 --- the captured packets not consumed, the unchecked clauses, and (unless
 --- opts.ladder == false) a ladder diagram with each expected line beside its
---- packet.
+--- packet. The report's one-line message is not part of it: the caller
+--- prints it once, above.
 -- @param spec from expect.parse
 -- @param report from expect.match
 -- @param opts { ladder = boolean (default true), ascii = boolean } or nil
@@ -713,7 +754,7 @@ function expect.format_report(spec, report, opts)
   end
   lw = lw + 2
 
-  local out = { report.message, "" }
+  local out = {}
   local function row(mark, left, right)
     out[#out + 1] = (mark .. " " .. pad(left, lw) .. "  " .. (right or "")):gsub("%s+$", "")
   end
@@ -760,18 +801,9 @@ function expect.format_report(spec, report, opts)
     for _, u in ipairs(report.unchecked) do out[#out + 1] = "   " .. u end
   end
   if opts.ladder ~= false then
-    local marks = {}
-    for k, rec in ipairs(spec) do
-      local res = report.lines[k]
-      if res.packet then
-        marks[res.packet] = string.format("%s%d: %s", k == report.first_failure and ">> " or "",
-          rec.lineno, rec.code)
-      elseif res.nearest and res.status == "fail" then
-        marks[res.nearest] = string.format(">> %d: %s (nearest miss)", rec.lineno, rec.code)
-      end
-    end
     out[#out + 1] = ""
-    out[#out + 1] = ladder.render(packets, report.binds, { ascii = opts.ascii, marks = marks, rel = rel })
+    out[#out + 1] = ladder.render(packets, report.binds,
+      { ascii = opts.ascii, marks = (expect.marks(spec, report)), rel = rel })
   end
   return table.concat(out, "\n")
 end

@@ -627,7 +627,8 @@ test("format_report: side by side, the >> marker, the reason, not consumed", fun
   contains(out, "not consumed (2):")
   contains(out, "S > C  [.] seq 1 ack 6 win 512 ts  +0.004s")
   contains(report.message, "expectation line 4 (S > C  [.]    ack 6): expected S > C, got C > S")
-  contains(out, report.message)
+  ok(not out:find(report.message, 1, true), "the message is the caller's to print, once")
+  eq(out:match("^[^\n]*"), "   expected                    captured", "the report starts at its table")
   contains(out, "▶")
   contains(out, ">> 4: S > C  [.]    ack 6", "ladder mark beside the failing packet")
 end)
@@ -651,6 +652,55 @@ test("format_report: timeout and skipped rows", function()
   contains(out, "(skipped) S > C  [S.] seq 0 ack 1")
   contains(out, "^^ no matching packet arrived within 1.0 s (5 skipped; nearest: #6 S > C [R.]: expected [F.], got [R.])")
   contains(out, "+0.005s  >> 3: S > C [F.] (nearest miss)")
+end)
+
+test("marks: each matched packet its line, >> on the failed one, by position or capture index", function()
+  local list = conversation()
+  table.insert(list, 2, pkt(0.0005, "10.0.0.1:1", "10.0.0.2:2", "S", 1, 0)) -- not considered
+  local spec = expect.parse("C > S [S]\n\nS > C [S.]   ack 1\nC > S [.]\nS > C [.] -- wrong")
+  local good, report = expect.match(spec, BINDS, source(list))
+  ok(not good)
+  local marks, failed = expect.marks(spec, report)
+  eq(marks, { [1] = "1: C > S [S]", [2] = "3: S > C [S.]   ack 1", [3] = "4: C > S [.]",
+              [4] = ">> 5: S > C [.]" })
+  eq(failed, 4)
+  marks, failed = expect.marks(spec, report, report.capture_index)
+  eq(marks, { [1] = "1: C > S [S]", [3] = "3: S > C [S.]   ack 1", [4] = "4: C > S [.]",
+              [5] = ">> 5: S > C [.]" })
+  eq(failed, 5, "the failed packet's capture index")
+  -- a line after `...` that found nothing: its nearest miss
+  spec = expect.parse("C > S [S]\n...\nS > C [F.]")
+  good, report = expect.match(spec, BINDS, source(conversation()), { timeout = 1 })
+  ok(not good)
+  marks, failed = expect.marks(spec, report)
+  eq(marks, { [1] = "1: C > S [S]", [6] = ">> 3: S > C [F.] (nearest miss)" })
+  eq(failed, 6)
+  -- a pass: no >>, no failed key
+  spec = expect.parse("C > S [S]\n...")
+  good, report = expect.match(spec, BINDS, source(conversation()))
+  ok(good)
+  marks, failed = expect.marks(spec, report)
+  eq(marks, { [1] = "1: C > S [S]" })
+  eq(failed, nil)
+end)
+
+test("failed_lineno: the failing line of the text, which locate finds in this file", function()
+  local from = debug.getinfo(1, "l").currentline
+  local text = [[
+    C > S  [S]    -- failed_lineno test
+
+    S > C  [S.]   ack 99
+  ]]
+  local spec = expect.parse(text)
+  local good, report = expect.match(spec, BINDS, source(conversation()))
+  ok(not good)
+  eq(expect.failed_lineno(spec, report), 3)
+  eq(expect.locate(text, debug.getinfo(1, "S").source, from, expect.failed_lineno(spec, report)),
+    from + 4, "the script line of `S > C  [S.]   ack 99`")
+  spec = expect.parse("C > S [S]")
+  good, report = expect.match(spec, BINDS, source(conversation()))
+  ok(good)
+  eq(expect.failed_lineno(spec, report), nil)
 end)
 
 ---------------------------------------------------------------------------
