@@ -26,7 +26,7 @@ local tcpflags = require "rstlab.tcpflags"
 local expect = {}
 
 local MAX_U32 = 0xFFFFFFFF
-local DEFAULT_TIMEOUT = 2 -- seconds a packet line waits
+local DEFAULT_TIMEOUT = 2 -- seconds a packet line waits, times opts.scale
 local EXTRA_PACKETS = 100 -- packets collected for the report after the match
 
 local function trim(s)
@@ -104,7 +104,7 @@ end
 --   check   = function(c, pkt, ctx) → nil when the packet satisfies the
 --             clause, else what differs ("expected ack 6, got ack 7"); or nil
 --             plus a text when the clause could not be checked (unchecked).
---             ctx = { rel, prev_ts, source, rec },
+--             ctx = { rel, prev_ts, source, rec, scale },
 --   format  = function(c) → the clause as a line says it ("seq 1:6"); parse
 --             of that text gives c back,
 --   again   = true: the keyword may come again on a line; each one adds to
@@ -241,7 +241,8 @@ CLAUSES.sack = {
   end,
 }
 
--- after T [± D]: seconds since the previous matched packet.
+-- after T [± D]: seconds since the previous matched packet, D times the
+-- match's time scale.
 CLAUSES.after = {
   name = "after",
   parse = function(c, words, fail, line)
@@ -260,9 +261,10 @@ CLAUSES.after = {
     end
   end,
   check = function(c, p, ctx)
-    local dt, d = p.ts - ctx.prev_ts, c.d
+    local dt, d = p.ts - ctx.prev_ts, c.d * ctx.scale
     if dt >= c.t - d - 1e-9 and dt <= c.t + d + 1e-9 then return nil end
-    return string.format("expected after %.2f ± %.2f s, was %.2f s", c.t, d, dt)
+    return string.format("expected after %.2f ± %.2f s%s, was %.2f s", c.t, d,
+      ctx.scale ~= 1 and string.format(" (time scale %s)", exact(ctx.scale)) or "", dt)
   end,
   format = function(c)
     if c.d == default_tolerance(c.t) then return "after " .. exact(c.t) end
@@ -519,8 +521,8 @@ end
 -- `...`, the first one that satisfies it); the first clause that differs
 -- fails the line (direction, then flags, then clauses in written order, the
 -- reason last). Waiting for a packet ends at source:now() + timeout, taken
--- when match is called; a `no more packets within T` line waits exactly T
--- after the previous matched packet (or after the call, if none).
+-- when match is called; a `no more packets within T` line waits exactly
+-- T × scale after the previous matched packet (or after the call, if none).
 -- Raises "expectation line N: name 'X' is not bound (bound: ...): line" when
 -- a packet line names an endpoint binds lacks.
 -- @param spec from expect.parse
@@ -528,8 +530,10 @@ end
 -- @param source object with :packet(i, deadline) → packet or nil,
 --        :now() → time (the clock of packet ts and deadlines), and
 --        optionally :reason(pkt) → name | nil, why
--- @param opts { timeout = seconds (default 2), first = capture index to
---        start at (default 1) } or nil
+-- @param opts { timeout = seconds (default 2 × scale), first = capture index
+--        to start at (default 1), scale = time scale (default 1): multiplies
+--        every `after` tolerance, every quiet period and the default timeout,
+--        for slow kernels } or nil
 -- @return ok (boolean), report { lines = { {rec, status = "ok" | "fail" |
 --   "pending", packet = index into packets, skipped = {indices} (for `...`),
 --   nearest = index of the closest miss (a line after `...` that failed),
@@ -539,10 +543,14 @@ end
 --   consumed = how many of packets the expectation used up, next_index =
 --   source index just after the last consumed packet, first_failure = index
 --   into lines or nil, message = one-line summary, unchecked = { "line N:
---   reason X unchecked: why", ... }, binds, names, rel }
+--   reason X unchecked: why", ... }, binds, names, rel, scale }
 function expect.match(spec, binds, source, opts)
   opts = opts or {}
-  local timeout = opts.timeout or DEFAULT_TIMEOUT
+  local scale = opts.scale or 1
+  if type(scale) ~= "number" or not (scale > 0 and scale < math.huge) then
+    error("expect.match: opts.scale must be a positive number, got " .. tostring(scale), 2)
+  end
+  local timeout = opts.timeout or DEFAULT_TIMEOUT * scale
   local names = ladder.names(binds)
   check_bound(spec, binds)
 
@@ -550,7 +558,7 @@ function expect.match(spec, binds, source, opts)
   local deadline = now0 + timeout
   local rel = ladder.relative()
   local report = { lines = {}, packets = {}, capture_index = {}, unchecked = {},
-                   names = names, binds = binds, rel = rel, consumed = 0 }
+                   names = names, binds = binds, rel = rel, consumed = 0, scale = scale }
   for k, rec in ipairs(spec) do report.lines[k] = { rec = rec, status = "pending" } end
 
   local ci = opts.first or 1 -- next capture index to ask the source for
@@ -571,7 +579,7 @@ function expect.match(spec, binds, source, opts)
     return report.packets[pos]
   end
 
-  local ctx = { rel = rel, source = source, prev_ts = nil } -- for the clauses
+  local ctx = { rel = rel, source = source, scale = scale, prev_ts = nil } -- for the clauses
   local skipping = nil -- the result of a pending `...`
   local failed = nil
 
@@ -628,7 +636,7 @@ function expect.match(spec, binds, source, opts)
       end
       skipping = nil
     elseif rec.kind == "quiet" then
-      local period = rec.period
+      local period = rec.period * scale
       local from = ctx.prev_ts or now0
       while true do
         local quiet_end = from + period
@@ -776,7 +784,7 @@ function expect.format_report(spec, report, opts)
     elseif res.status == "pending" then
       row(mark, left, "(not reached)")
     elseif rec.kind == "quiet" and res.status == "ok" then
-      row(mark, left, "(quiet for " .. secs(rec.period) .. " s)")
+      row(mark, left, "(quiet for " .. secs(rec.period * (report.scale or 1)) .. " s)")
     elseif res.packet then
       row(mark, left, show(res.packet))
       if res.packet > shown_upto then shown_upto = res.packet end

@@ -600,6 +600,55 @@ test("match: reason matches, mismatches, or is unchecked", function()
   eq(why("C > S [S]\nS > C [S.] ack 9 reason X", list), "expected ack 9, got ack 1")
 end)
 
+test("scale: multiplies the after tolerances, the default one too", function()
+  local list = conversation()
+  list[2].ts, list[3].ts = 1.25, 2.45
+  local text = "C > S [S]\nS > C [S.] after 1\nC > S [.] after 1 ± 0.1"
+  eq(why(text, list), "expected after 1.00 ± 0.10 s, was 1.25 s", "default ± 0.1 at scale 1")
+  local good, report = run(text, list, { opts = { scale = 3 } })
+  ok(good, report.message)
+  eq(report.scale, 3)
+  eq(why(text, list, { opts = { scale = 2 } }),
+    "expected after 1.00 ± 0.20 s (time scale 2), was 1.25 s", "± 0.1 × 2 is not enough")
+  eq(why("C > S [S]\nS > C [S.] after 1 ± 0.1\nC > S [.] after 1 ± 0.1", list, { opts = { scale = 2.5 } }),
+    nil, "± 0.25 covers 1.25 and 1.20")
+  -- the scale widens tolerances, it does not move T
+  eq(why("C > S [S]\nS > C [S.] after 2 ± 0.2", list, { opts = { scale = 3 } }),
+    "expected after 2.00 ± 0.60 s (time scale 3), was 1.25 s")
+end)
+
+test("scale: a quiet period waits scale × T", function()
+  local list = conversation()
+  list[4].ts = 0.5 -- data 0.498 s after the last handshake packet
+  local text = "C > S [S]\nS > C [S.]\nC > S [.]\nno more packets within 0.2 s"
+  local good, report, _, src = run(text, { list[1], list[2], list[3] }, { opts = { scale = 3 } })
+  ok(good, report.message)
+  ok(src:now() >= 0.602 - 1e-9 and src:now() < 0.61, "waited 3 × 0.2 s, now = " .. src:now())
+  eq(why(text, list), nil, "nothing within 0.2 s at scale 1")
+  contains(why(text, list, { opts = { scale = 3 } }),
+    "unexpected packet during the quiet period: C > S  [P.] seq 1:6")
+  local spec = expect.parse(text)
+  good, report = expect.match(spec, BINDS, source({ list[1], list[2], list[3] }), { scale = 3 })
+  contains(expect.format_report(spec, report), "(quiet for 0.6 s)")
+end)
+
+test("scale: multiplies the default timeout, not one given", function()
+  local good, report, _, src = run("C > S [S]\nS > C [F.]", { pkt(0, CA, SA, "S", CI, 0) },
+    { opts = { scale = 3 } })
+  ok(not good)
+  eq(report.lines[2].why, "no packet arrived within 6.0 s")
+  ok(src:now() >= 6 and src:now() < 6.1, "waited 3 × 2 s, now = " .. src:now())
+  good, report, _, src = run("C > S [S]\nS > C [F.]", { pkt(0, CA, SA, "S", CI, 0) },
+    { opts = { scale = 3, timeout = 0.5 } })
+  eq(report.lines[2].why, "no packet arrived within 0.5 s")
+  ok(src:now() < 0.6, "a timeout given is the script's own")
+  for _, bad in ipairs { 0, -1, "2", 1 / 0, 0 / 0 } do
+    raises("opts.scale must be a positive number", function()
+      expect.match(expect.parse("C > S [S]"), BINDS, source({}), { scale = bad })
+    end, tostring(bad))
+  end
+end)
+
 ---------------------------------------------------------------------------
 -- Reports
 ---------------------------------------------------------------------------
