@@ -42,6 +42,7 @@ end
 -- Seconds as the parser reads them back to the same number: the shortest
 -- decimal that does, without an exponent (1e-07 → "0.0000001").
 local function exact(x)
+  if math.type(x) == "integer" then return string.format("%d", x) end
   local s
   for prec = 1, 17 do
     s = string.format("%." .. prec .. "g", x)
@@ -96,7 +97,7 @@ end
 -- The clauses.
 --
 -- CLAUSES[keyword in lower case] = {
---   name    = the keyword as written in the canonical form ("sackOK"),
+--   name    = the keyword in the canonical form and in messages ("sackOK"),
 --   parse   = function(c, words, fail, line): fill the clause table c (its
 --             key is set) from the words after the keyword (words:next(),
 --             words:peek()); fail(what) raises for the line. line = {
@@ -117,7 +118,8 @@ end
 
 local CLAUSES = {}
 
---- expect.clauses: the clause table above (keyword → entry), to read.
+--- expect.clauses: the clause table above (keyword → entry). A clause is
+--- added by adding its entry (before the texts that use it are parsed).
 expect.clauses = CLAUSES
 
 -- A clause `KEY N`; get(pkt, ctx) → the packet's value, or nil plus what
@@ -346,9 +348,10 @@ local function parse_packet(lineno, code, text, packets_before)
     local key = word:lower()
     local clause = CLAUSES[key]
     if not clause then fail("unknown clause '" .. word .. "'") end
-    if seen[key] and not clause.again then fail("clause '" .. key .. "' given twice") end
+    if seen[key] and not clause.again then fail("clause '" .. clause.name .. "' given twice") end
     if clause.against and seen[clause.against] then
-      fail(string.format("'%s' and '%s' contradict each other", clause.against, key))
+      fail(string.format("'%s' and '%s' contradict each other", CLAUSES[clause.against].name,
+        clause.name))
     end
     if not seen[key] then
       seen[key] = { key = key }
