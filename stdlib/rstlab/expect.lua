@@ -13,6 +13,10 @@
 -- through a source object, and returns ok plus a report; `expect.format_report`
 -- prints the report for a person: the expectation beside the packets.
 --
+-- Every clause a packet line may carry (seq, ack, len, ...) is one entry of
+-- the CLAUSES table below, holding how it is parsed, checked and written:
+-- adding a clause is adding one entry.
+--
 -- Relative sequence numbers and the one-line packet form come from
 -- rstlab.ladder, so the report prints the numbers the matcher compared.
 
@@ -22,20 +26,39 @@ local tcpflags = require "rstlab.tcpflags"
 local expect = {}
 
 local MAX_U32 = 0xFFFFFFFF
+local DEFAULT_TIMEOUT = 2 -- seconds a packet line waits, times opts.scale
 local EXTRA_PACKETS = 100 -- packets collected for the report after the match
 
 local function trim(s)
   return (s:gsub("^%s+", ""):gsub("%s+$", ""))
 end
 
--- Seconds as a person writes them: 2 → "2.0", 0.25 → "0.25".
+-- Seconds as a person reads them: 2 → "2.0", 0.25 → "0.25".
 local function secs(x)
   local s = string.format("%.3f", x):gsub("0+$", ""):gsub("%.$", ".0")
   return s
 end
 
+-- Seconds as the parser reads them back to the same number: the shortest
+-- decimal that does, without an exponent (1e-07 → "0.0000001").
+local function exact(x)
+  if math.type(x) == "integer" then return string.format("%d", x) end
+  local s
+  for prec = 1, 17 do
+    s = string.format("%." .. prec .. "g", x)
+    if tonumber(s) == x then break end
+  end
+  local mant, e = s:match("^([%d.]+)e([-+]%d+)$")
+  if not mant then return s end
+  local digits = mant:gsub("%.", "")
+  local int = 1 + tonumber(e) -- digits before the point
+  if int <= 0 then return "0." .. string.rep("0", -int) .. digits end
+  if int >= #digits then return digits .. string.rep("0", int - #digits) end
+  return digits:sub(1, int) .. "." .. digits:sub(int + 1)
+end
+
 ---------------------------------------------------------------------------
--- Parser.
+-- Words of a line.
 ---------------------------------------------------------------------------
 
 local function fail_line(lineno, what, text)
@@ -47,92 +70,246 @@ local function integer(tok)
   return nil
 end
 
--- "1", "0.25", ".5", "2s": a non-negative number of seconds.
+-- "1", "0.25", ".5", "2s": a finite, non-negative number of seconds.
 local function seconds(tok)
   if tok == nil then return nil end
   local num = tok:match("^(%d+%.?%d*)s?$") or tok:match("^(%.%d+)s?$")
-  return num and tonumber(num)
+  local n = num and tonumber(num)
+  if n == math.huge then return nil end
+  return n
 end
 
--- Clause keyword → parser(rec, clause, next_token, fail). Each parser fills
--- `clause` (pushed onto rec.clauses in written order) or calls fail(what).
-local CLAUSES = {}
-
-local function numeric(key, max)
-  return function(_, c, nexttok, fail)
-    local tok = nexttok()
-    local n = integer(tok)
-    if n == nil then fail(string.format("number expected after '%s'", key)) end
-    if max and n > max then
-      fail(string.format("%s %s out of range (0..%d)", key, tok, max))
-    end
-    c.value = n
-  end
-end
-
-CLAUSES.ack = numeric("ack", MAX_U32)
-CLAUSES.len = numeric("len")
-CLAUSES.win = numeric("win")
-CLAUSES.mss = numeric("mss")
-CLAUSES.wscale = numeric("wscale")
-
--- seq N, or tcpdump's seq L:R (seq L carrying R-L bytes).
-CLAUSES.seq = function(_, c, nexttok, fail)
-  local tok = nexttok()
-  local l, r = (tok or ""):match("^(%d+):(%d+)$")
-  if l then
-    l, r = integer(l), integer(r)
-    if not l or not r or l > MAX_U32 or r > MAX_U32 or r < l then
-      fail("bad range in 'seq " .. tok .. "'")
-    end
-    c.value, c.upto = l, r
-    return
-  end
-  local n = integer(tok)
-  if n == nil then fail("number expected after 'seq'") end
-  if n > MAX_U32 then fail(string.format("seq %s out of range (0..%d)", tok, MAX_U32)) end
-  c.value = n
-end
-
-CLAUSES.sack = function(_, c, nexttok, fail)
-  local tok = nexttok()
+-- "L:R" → L, R (each 0..2^32-1), or nil plus what is wrong.
+local function range(tok)
   local l, r = (tok or ""):match("^(%d+):(%d+)$")
   l, r = integer(l), integer(r)
-  if not l or not r then fail("'L:R' expected after 'sack'") end
-  if l > MAX_U32 or r > MAX_U32 then fail("sack " .. tok .. " out of range") end
-  c.l, c.r = l, r
+  if not l or not r then return nil end
+  if l > MAX_U32 or r > MAX_U32 then return nil, "out of range" end
+  return l, r
 end
 
-CLAUSES.sackok = function() end
-CLAUSES.ts = function() end
-CLAUSES.nots = function() end
-
-CLAUSES.reason = function(rec, _, nexttok, fail)
-  local tok = nexttok()
-  if not (tok and tok:match("^[%a_][%w_]*$")) then fail("name expected after 'reason'") end
-  rec.reason = tok
+-- The default tolerance of `after T`: a tenth of T, at least 0.05 s.
+local function default_tolerance(t)
+  return math.max(0.1 * t, 0.05)
 end
 
-CLAUSES.after = function(_, c, nexttok, fail, peek)
-  local t = seconds(nexttok())
-  if t == nil then fail("number expected after 'after'") end
-  if peek() == "s" then nexttok() end
-  c.t = t
-  c.d = math.max(0.1 * t, 0.05)
-  local pm = peek()
-  if pm == "±" or pm == "+-" then
-    nexttok()
-    local d = seconds(nexttok())
-    if d == nil then fail("number expected after '" .. pm .. "'") end
-    if peek() == "s" then nexttok() end
-    c.d = d
+---------------------------------------------------------------------------
+-- The clauses.
+--
+-- CLAUSES[keyword in lower case] = {
+--   name    = the keyword in the canonical form and in messages ("sackOK"),
+--   parse   = function(c, words, fail, line): fill the clause table c (its
+--             key is set) from the words after the keyword (words:next(),
+--             words:peek()); fail(what) raises for the line. line = {
+--             lineno, packets_before = packet lines above this one },
+--   check   = function(c, pkt, ctx) → nil when the packet satisfies the
+--             clause, else what differs ("expected ack 6, got ack 7"); or nil
+--             plus a text when the clause could not be checked (unchecked).
+--             ctx = { rel, prev_ts, source, rec, scale },
+--   format  = function(c) → the clause as a line says it ("seq 1:6"); parse
+--             of that text gives c back,
+--   again   = true: the keyword may come again on a line; each one adds to
+--             the same clause (sack's blocks),
+--   against = keyword of a clause this one contradicts,
+--   last    = true: checked after every other clause of the line,
+-- }
+-- A line's clauses are checked in written order (the `last` ones after).
+---------------------------------------------------------------------------
+
+local CLAUSES = {}
+
+--- expect.clauses: the clause table above (keyword → entry). A clause is
+--- added by adding its entry (before the texts that use it are parsed).
+expect.clauses = CLAUSES
+
+-- A clause `KEY N`; get(pkt, ctx) → the packet's value, or nil plus what
+-- the packet has instead ("no mss option").
+local function numeric(key, max, get)
+  return {
+    name = key,
+    parse = function(c, words, fail)
+      local tok = words:next()
+      local n = integer(tok)
+      if n == nil then fail(string.format("number expected after '%s'", key)) end
+      if max and n > max then
+        fail(string.format("%s %s out of range (0..%d)", key, tok, max))
+      end
+      c.value = n
+    end,
+    check = function(c, p, ctx)
+      local got, instead = get(p, ctx)
+      if got == nil then return string.format("expected %s %d, got %s", key, c.value, instead) end
+      if got ~= c.value then
+        return string.format("expected %s %d, got %s %d", key, c.value, key, got)
+      end
+      return nil
+    end,
+    format = function(c) return key .. " " .. c.value end,
+  }
+end
+
+-- A clause of one word that holds when has(pkt) does; else "expected
+-- NAME, got INSTEAD".
+local function option(name, has, instead)
+  return {
+    name = name,
+    parse = function() end,
+    check = function(_, p)
+      if has(p) then return nil end
+      return string.format("expected %s, got %s", name, instead)
+    end,
+    format = function() return name end,
+  }
+end
+
+-- seq N, or tcpdump's seq L:R (seq L carrying R-L bytes).
+CLAUSES.seq = {
+  name = "seq",
+  parse = function(c, words, fail)
+    local tok = words:next()
+    if (tok or ""):match("^%d+:%d+$") then
+      local l, r = range(tok)
+      if not l or r < l then fail("bad range in 'seq " .. tok .. "'") end
+      c.value, c.upto = l, r
+      return
+    end
+    local n = integer(tok)
+    if n == nil then fail("number expected after 'seq'") end
+    if n > MAX_U32 then fail(string.format("seq %s out of range (0..%d)", tok, MAX_U32)) end
+    c.value = n
+  end,
+  check = function(c, p, ctx)
+    local s = ctx.rel:seq(p)
+    if c.upto then
+      local got = string.format("%d:%d", s, (s + (p.len or 0)) & MAX_U32)
+      local want = string.format("%d:%d", c.value, c.upto)
+      if got ~= want then return "expected seq " .. want .. ", got seq " .. got end
+    elseif s ~= c.value then
+      return string.format("expected seq %d, got seq %d", c.value, s)
+    end
+    return nil
+  end,
+  format = function(c)
+    return c.upto and string.format("seq %d:%d", c.value, c.upto) or "seq " .. c.value
+  end,
+}
+
+CLAUSES.ack = numeric("ack", MAX_U32, function(p, ctx)
+  if p.flags & tcpflags.ACK == 0 then
+    return nil, "no ack (flags [" .. tcpflags.letters(p.flags) .. "])"
   end
-end
+  return ctx.rel:ack(p)
+end)
+CLAUSES.len = numeric("len", nil, function(p) return p.len or 0 end)
+CLAUSES.win = numeric("win", nil, function(p) return p.win or 0 end)
+CLAUSES.mss = numeric("mss", nil, function(p) return p.mss, "no mss option" end)
+CLAUSES.wscale = numeric("wscale", nil, function(p) return p.wscale, "no wscale option" end)
+
+CLAUSES.sackok = option("sackOK", function(p) return p.sackok end, "no sackOK option")
+CLAUSES.ts = option("ts", function(p) return p.tsval ~= nil end, "no timestamp option")
+CLAUSES.nots = option("nots", function(p) return p.tsval == nil end, "a timestamp option")
+CLAUSES.ts.against, CLAUSES.nots.against = "nots", "ts"
+
+-- sack L:R, once per block: the packet's set of blocks must equal the set
+-- the line lists (in any order).
+CLAUSES.sack = {
+  name = "sack",
+  again = true,
+  parse = function(c, words, fail)
+    local tok = words:next()
+    local l, r = range(tok)
+    if not l then
+      fail(r and ("sack " .. tok .. " out of range") or "'L:R' expected after 'sack'")
+    end
+    c.blocks = c.blocks or {}
+    c.blocks[#c.blocks + 1] = { l, r }
+  end,
+  check = function(c, p, ctx)
+    local want, got = {}, {}
+    for _, b in ipairs(c.blocks) do want[#want + 1] = string.format("%d:%d", b[1], b[2]) end
+    for _, b in ipairs(p.sack or {}) do
+      got[#got + 1] = string.format("%d:%d", ctx.rel:edge(p, b[1]), ctx.rel:edge(p, b[2]))
+    end
+    local a, b = table.move(want, 1, #want, 1, {}), table.move(got, 1, #got, 1, {})
+    table.sort(a); table.sort(b)
+    if table.concat(a, " ") == table.concat(b, " ") then return nil end
+    return string.format("expected sack %s, got %s", table.concat(want, " "),
+      #got > 0 and ("sack " .. table.concat(got, " ")) or "no sack blocks")
+  end,
+  format = function(c)
+    local out = {}
+    for _, b in ipairs(c.blocks) do out[#out + 1] = string.format("sack %d:%d", b[1], b[2]) end
+    return table.concat(out, " ")
+  end,
+}
+
+-- after T [± D]: seconds since the previous matched packet, D times the
+-- match's time scale.
+CLAUSES.after = {
+  name = "after",
+  parse = function(c, words, fail, line)
+    if line.packets_before == 0 then fail("'after' needs an earlier packet line to time from") end
+    local t = seconds(words:next())
+    if t == nil then fail("number expected after 'after'") end
+    if words:peek() == "s" then words:next() end
+    c.t, c.d = t, default_tolerance(t)
+    local pm = words:peek()
+    if pm == "±" or pm == "+-" then
+      words:next()
+      local d = seconds(words:next())
+      if d == nil then fail("number expected after '" .. pm .. "'") end
+      if words:peek() == "s" then words:next() end
+      c.d = d
+    end
+  end,
+  check = function(c, p, ctx)
+    local dt, d = p.ts - ctx.prev_ts, c.d * ctx.scale
+    if dt >= c.t - d - 1e-9 and dt <= c.t + d + 1e-9 then return nil end
+    return string.format("expected after %.2f ± %.2f s%s, was %.2f s", c.t, d,
+      ctx.scale ~= 1 and string.format(" (time scale %s)", exact(ctx.scale)) or "", dt)
+  end,
+  format = function(c)
+    if c.d == default_tolerance(c.t) then return "after " .. exact(c.t) end
+    return string.format("after %s ± %s", exact(c.t), exact(c.d))
+  end,
+}
+
+-- reason NAME: the kernel's reason for this RST, asked of the source last,
+-- and only for an otherwise matching packet; unchecked when it is not known.
+CLAUSES.reason = {
+  name = "reason",
+  last = true,
+  parse = function(c, words, fail)
+    local tok = words:next()
+    if not (tok and tok:match("^[%a_][%w_]*$")) then fail("name expected after 'reason'") end
+    c.name = tok
+  end,
+  check = function(c, p, ctx)
+    local said, why
+    if type(ctx.source.reason) == "function" then
+      said, why = ctx.source:reason(p)
+    else
+      why = "the packet source does not report reasons"
+    end
+    if said == nil then
+      return nil, string.format("line %d: reason %s unchecked: %s", ctx.rec.lineno, c.name,
+        why or "no reason known")
+    end
+    if tostring(said):upper() ~= c.name:upper() then
+      return string.format("expected reason %s, kernel said %s", c.name, said)
+    end
+    return nil
+  end,
+  format = function(c) return "reason " .. c.name end,
+}
+
+---------------------------------------------------------------------------
+-- Parser.
+---------------------------------------------------------------------------
 
 local function parse_flags(lineno, inner, text)
   inner = trim(inner)
-  if inner == "*" then return "*", nil end
-  if inner == "none" then return 0, inner end
+  if inner == "*" then return "*", "*" end
   if inner == "" then
     fail_line(lineno, "empty flags '[]' (write [none] for a packet without flags)", text)
   end
@@ -141,7 +318,12 @@ local function parse_flags(lineno, inner, text)
   return bits, inner
 end
 
-local function parse_packet(lineno, code, text)
+local Words = {}
+Words.__index = Words
+function Words:next() self.i = self.i + 1; return self[self.i] end
+function Words:peek() return self[self.i + 1] end
+
+local function parse_packet(lineno, code, text, packets_before)
   local src, dst, rest = code:match("^([%w_]+)%s*>%s*([%w_]+)(.*)$")
   if not src then fail_line(lineno, "expected 'A > B [flags]'", text) end
   rest = trim(rest)
@@ -153,29 +335,31 @@ local function parse_packet(lineno, code, text)
   local close = rest:find("]", 2, true)
   if not close then fail_line(lineno, "missing ']'", text) end
   rec.flagbits, rec.flags = parse_flags(lineno, rest:sub(2, close - 1), text)
-  if rec.flagbits == "*" then rec.flags = "*" end
 
   -- ± and +- are words of their own, even when written without spaces.
   local tail = rest:sub(close + 1):gsub("±", " ± "):gsub("%+%-", " +- ")
-  local toks = {}
-  for tok in tail:gmatch("%S+") do toks[#toks + 1] = tok end
-  local i = 0
-  local function nexttok() i = i + 1; return toks[i] end
-  local function peek() return toks[i + 1] end
+  local words = setmetatable({ i = 0 }, Words)
+  for tok in tail:gmatch("%S+") do words[#words + 1] = tok end
   local function fail(what) fail_line(lineno, what, text) end
+  local line = { lineno = lineno, packets_before = packets_before }
   local seen = {}
-  while i < #toks do
-    local word = nexttok()
+  while words:peek() do
+    local word = words:next()
     local key = word:lower()
-    local parser = CLAUSES[key]
-    if not parser then fail("unknown clause '" .. word .. "'") end
-    if seen[key] and key ~= "sack" then fail("clause '" .. key .. "' given twice") end
-    seen[key] = true
-    local c = { key = key }
-    parser(rec, c, nexttok, fail, peek)
-    if key ~= "reason" then rec.clauses[#rec.clauses + 1] = c end
+    local clause = CLAUSES[key]
+    if not clause then fail("unknown clause '" .. word .. "'") end
+    if seen[key] and not clause.again then fail("clause '" .. clause.name .. "' given twice") end
+    if clause.against and seen[clause.against] then
+      fail(string.format("'%s' and '%s' contradict each other", CLAUSES[clause.against].name,
+        clause.name))
+    end
+    if not seen[key] then
+      seen[key] = { key = key }
+      rec.clauses[#rec.clauses + 1] = seen[key]
+    end
+    clause.parse(seen[key], words, fail, line)
   end
-  if seen.ts and seen.nots then fail("'ts' and 'nots' contradict each other") end
+  rec.reason = seen.reason and seen.reason.name
   return rec
 end
 
@@ -194,6 +378,21 @@ local function parse_quiet(lineno, rest, text)
   return { kind = "quiet", lineno = lineno, text = text, period = t }
 end
 
+-- Raise for the first packet line that names an endpoint binds lacks.
+local function check_bound(spec, binds)
+  for _, rec in ipairs(spec) do
+    for _, n in ipairs(rec.kind == "packet" and { rec.src, rec.dst } or {}) do
+      if binds[n] == nil then
+        local known = {}
+        for k in pairs(binds) do known[#known + 1] = tostring(k) end
+        table.sort(known)
+        fail_line(rec.lineno, string.format("name '%s' is not bound (bound: %s)", n,
+          #known > 0 and table.concat(known, ", ") or "none"), trim(rec.text))
+      end
+    end
+  end
+end
+
 --- Parse an expectation text.
 -- Raises "expectation line N: <what is wrong>: <the line>" on a bad line
 -- (N counts from 1 at the first line of text).
@@ -203,16 +402,18 @@ end
 -- @return spec: a list of line records in order, each { kind = "packet" |
 --   "skip" | "quiet", lineno = N, text = the original line, code = the line
 --   without comment and outer blanks, ... }; packet records also carry src,
---   dst (names), flags (as written, or "*"), flagbits, clauses (in written
---   order: { key = "seq"|"ack"|..., value/upto/l/r/t/d }) and reason;
---   quiet records carry period (seconds).
+--   dst (names), flags (as written, or "*"), flagbits (or "*"), clauses (in
+--   written order, one per keyword: { key = "seq", value = 1, upto = 6 },
+--   { key = "sack", blocks = { {l, r}, ... } }, { key = "after", t, d },
+--   { key = "reason", name = "TCP_STATE" }, ...) and reason (the name, or
+--   nil); quiet records carry period (seconds).
 function expect.parse(text, binds)
   if type(text) ~= "string" then
     error("expect.parse: text must be a string, got " .. type(text), 2)
   end
   local spec = {}
   local quiet_at = nil
-  local lineno = 0
+  local lineno, packets = 0, 0
   for raw in (text .. "\n"):gmatch("([^\n]*)\n") do
     lineno = lineno + 1
     local code = raw:find("--", 1, true) and raw:sub(1, raw:find("--", 1, true) - 1) or raw
@@ -222,51 +423,35 @@ function expect.parse(text, binds)
       if quiet_at then
         fail_line(lineno, "nothing may follow 'no more packets' (line " .. quiet_at .. ")", shown)
       end
+      local rec
       if code == "..." or code == "…" then
-        spec[#spec + 1] = { kind = "skip", lineno = lineno, text = raw, code = code }
+        rec = { kind = "skip", lineno = lineno }
+      elseif code:match("^[Nn]o%s+more%s+packets") then
+        rec = parse_quiet(lineno, code:match("^[Nn]o%s+more%s+packets%s*(.*)$"), shown)
+        quiet_at = lineno
       else
-        local rest = code:match("^[Nn]o%s+more%s+packets%s*(.*)$")
-        if rest then
-          local rec = parse_quiet(lineno, rest, shown)
-          rec.text, rec.code = raw, code
-          spec[#spec + 1] = rec
-          quiet_at = lineno
-        else
-          local rec = parse_packet(lineno, code, shown)
-          rec.text = raw
-          spec[#spec + 1] = rec
-        end
+        rec = parse_packet(lineno, code, shown, packets)
+        packets = packets + 1
       end
+      rec.text, rec.code = raw, code
+      spec[#spec + 1] = rec
     end
   end
-  -- 'after' times from the previous matched packet: there must be one.
-  local seen_packet = false
-  for _, rec in ipairs(spec) do
-    if rec.kind == "packet" then
-      for _, c in ipairs(rec.clauses) do
-        if c.key == "after" and not seen_packet then
-          fail_line(rec.lineno, "'after' needs an earlier packet line to time from",
-            trim(rec.text))
-        end
-      end
-      seen_packet = true
-    end
-  end
-  -- With the binds at hand, a name nobody bound is an error of its line.
-  if type(binds) == "table" then
-    for _, rec in ipairs(spec) do
-      for _, n in ipairs(rec.kind == "packet" and { rec.src, rec.dst } or {}) do
-        if binds[n] == nil then
-          local known = {}
-          for k in pairs(binds) do known[#known + 1] = tostring(k) end
-          table.sort(known)
-          fail_line(rec.lineno, string.format("name '%s' is not bound (bound: %s)", n,
-            #known > 0 and table.concat(known, ", ") or "none"), trim(rec.text))
-        end
-      end
-    end
-  end
+  if type(binds) == "table" then check_bound(spec, binds) end
   return spec
+end
+
+--- Write a parsed line back as text, in the canonical form: parse of the
+--- lines written gives the same records (but their lineno, text and code).
+-- @param rec a record of a spec from expect.parse
+-- @return string, e.g. "C > S [P.] seq 1:6 ack 1 reason TCP_STATE"
+function expect.format_line(rec)
+  if rec.kind == "skip" then return "..." end
+  if rec.kind == "quiet" then return "no more packets within " .. exact(rec.period) .. " s" end
+  local out = { string.format("%s > %s [%s]", rec.src, rec.dst,
+    rec.flagbits == "*" and "*" or tcpflags.letters(rec.flagbits)) }
+  for _, c in ipairs(rec.clauses) do out[#out + 1] = CLAUSES[c.key].format(c) end
+  return table.concat(out, " ")
 end
 
 --- Find line `lineno` of an expectation text in the script it was written
@@ -306,90 +491,11 @@ end
 -- Matcher.
 ---------------------------------------------------------------------------
 
-local function pkt_has_ack(p)
-  return p.flags & tcpflags.ACK ~= 0
-end
-
--- Text of an expected clause, as the line would say it.
-local function clause_text(c)
-  if c.key == "seq" and c.upto then return string.format("seq %d:%d", c.value, c.upto) end
-  if c.value then return c.key .. " " .. c.value end
-  if c.key == "sack" then return string.format("sack %d:%d", c.l, c.r) end
-  if c.key == "sackok" then return "sackOK" end
-  if c.key == "after" then return string.format("after %.2f ± %.2f s", c.t, c.d) end
-  return c.key
-end
-
-local function sack_blocks(p, rel)
-  local out = {}
-  for _, b in ipairs(p.sack or {}) do
-    out[#out + 1] = string.format("%d:%d", rel:edge(p, b[1]), rel:edge(p, b[2]))
-  end
-  return out
-end
-
--- Check one clause against a packet; nil when it holds, else what differs.
-local function check_clause(c, p, rel, prev_ts, rec)
-  local key = c.key
-  local function numdiff(got, want, name)
-    if got == want then return nil end
-    return string.format("expected %s %d, got %s %d", name, want, name, got)
-  end
-  if key == "seq" then
-    local s = rel:seq(p)
-    if c.upto then
-      local got = string.format("%d:%d", s, (s + (p.len or 0)) & MAX_U32)
-      local want = string.format("%d:%d", c.value, c.upto)
-      if got ~= want then return "expected seq " .. want .. ", got seq " .. got end
-      return nil
-    end
-    return numdiff(s, c.value, "seq")
-  elseif key == "ack" then
-    if not pkt_has_ack(p) then
-      return string.format("expected ack %d, got no ack (flags [%s])", c.value, tcpflags.letters(p.flags))
-    end
-    return numdiff(rel:ack(p), c.value, "ack")
-  elseif key == "len" then
-    return numdiff(p.len or 0, c.value, "len")
-  elseif key == "win" then
-    return numdiff(p.win or 0, c.value, "win")
-  elseif key == "mss" or key == "wscale" then
-    if p[key] == nil then
-      return string.format("expected %s %d, got no %s option", key, c.value, key)
-    end
-    return numdiff(p[key], c.value, key)
-  elseif key == "sackok" then
-    if not p.sackok then return "expected sackOK, got no sackOK option" end
-  elseif key == "ts" then
-    if p.tsval == nil then return "expected ts, got no timestamp option" end
-  elseif key == "nots" then
-    if p.tsval ~= nil then return "expected nots, got a timestamp option" end
-  elseif key == "sack" then
-    -- the packet's set of blocks must equal the set the line lists
-    local want = {}
-    for _, o in ipairs(rec.clauses) do
-      if o.key == "sack" then want[#want + 1] = string.format("%d:%d", o.l, o.r) end
-    end
-    local got = sack_blocks(p, rel)
-    local a, b = { table.unpack(want) }, { table.unpack(got) }
-    table.sort(a); table.sort(b)
-    if table.concat(a, " ") ~= table.concat(b, " ") then
-      return string.format("expected sack %s, got %s", table.concat(want, " "),
-        #got > 0 and ("sack " .. table.concat(got, " ")) or "no sack blocks")
-    end
-  elseif key == "after" then
-    local dt = p.ts - prev_ts
-    if dt < c.t - c.d - 1e-9 or dt > c.t + c.d + 1e-9 then
-      return string.format("expected after %.2f ± %.2f s, was %.2f s", c.t, c.d, dt)
-    end
-  end
-  return nil
-end
-
--- Check a packet line against a packet. Returns nil (match) plus an
--- unchecked-reason text or nil, or the failure text plus how close the
--- packet came (1 direction differs, 2 flags differ, 3 a clause differs).
-local function check(rec, p, names, rel, prev_ts, source)
+-- Check a packet line against a packet: direction, flags, then each clause
+-- through its entry. Returns nil (match) plus an unchecked text or nil, or
+-- the failure text plus how close the packet came (1 direction differs,
+-- 2 flags differ, 3 a clause differs).
+local function check(rec, p, names, ctx)
   local sname, dname = ladder.name(names, p.src), ladder.name(names, p.dst)
   if sname ~= rec.src or dname ~= rec.dst then
     return string.format("expected %s > %s, got %s > %s", rec.src, rec.dst, sname, dname), 1
@@ -397,27 +503,19 @@ local function check(rec, p, names, rel, prev_ts, source)
   if rec.flagbits ~= "*" and p.flags ~= rec.flagbits then
     return string.format("expected [%s], got [%s]", rec.flags, tcpflags.letters(p.flags)), 2
   end
-  for _, c in ipairs(rec.clauses) do
-    local why = check_clause(c, p, rel, prev_ts, rec)
-    if why then return why, 3 end
-  end
-  -- The reason last: it asks the source, and only for an otherwise matching packet.
-  if rec.reason then
-    local said, why
-    if type(source.reason) == "function" then
-      said, why = source:reason(p)
-    else
-      why = "the packet source does not report reasons"
-    end
-    if said == nil then
-      return nil, string.format("line %d: reason %s unchecked: %s", rec.lineno, rec.reason,
-        why or "no reason known")
-    end
-    if tostring(said):upper() ~= rec.reason:upper() then
-      return string.format("expected reason %s, kernel said %s", rec.reason, said), 3
+  ctx.rec = rec
+  local unchecked = nil
+  for _, last in ipairs { false, true } do
+    for _, c in ipairs(rec.clauses) do
+      local clause = CLAUSES[c.key]
+      if (clause.last or false) == last then
+        local why, u = clause.check(c, p, ctx)
+        if why then return why, 3 end
+        unchecked = unchecked or u
+      end
     end
   end
-  return nil, nil
+  return nil, unchecked
 end
 
 --- Match a parsed expectation against a capture as it arrives.
@@ -426,15 +524,19 @@ end
 -- `...`, the first one that satisfies it); the first clause that differs
 -- fails the line (direction, then flags, then clauses in written order, the
 -- reason last). Waiting for a packet ends at source:now() + timeout, taken
--- when match is called; a `no more packets within T` line waits exactly T
--- after the previous matched packet (or after the call, if none).
+-- when match is called; a `no more packets within T` line waits exactly
+-- T × scale after the previous matched packet (or after the call, if none).
+-- Raises "expectation line N: name 'X' is not bound (bound: ...): line" when
+-- a packet line names an endpoint binds lacks.
 -- @param spec from expect.parse
 -- @param binds { name = "ip:port", ... }
 -- @param source object with :packet(i, deadline) → packet or nil,
 --        :now() → time (the clock of packet ts and deadlines), and
 --        optionally :reason(pkt) → name | nil, why
--- @param opts { timeout = seconds (default 2), first = capture index to
---        start at (default 1) } or nil
+-- @param opts { timeout = seconds (default 2 × scale), first = capture index
+--        to start at (default 1), scale = time scale (default 1): multiplies
+--        every `after` tolerance, every quiet period and the default timeout,
+--        for slow kernels } or nil
 -- @return ok (boolean), report { lines = { {rec, status = "ok" | "fail" |
 --   "pending", packet = index into packets, skipped = {indices} (for `...`),
 --   nearest = index of the closest miss (a line after `...` that failed),
@@ -444,27 +546,22 @@ end
 --   consumed = how many of packets the expectation used up, next_index =
 --   source index just after the last consumed packet, first_failure = index
 --   into lines or nil, message = one-line summary, unchecked = { "line N:
---   reason X unchecked: why", ... }, binds, names, rel }
+--   reason X unchecked: why", ... }, binds, names, rel, scale }
 function expect.match(spec, binds, source, opts)
   opts = opts or {}
-  local timeout = opts.timeout or 2
-  local names = ladder.names(binds)
-  for _, rec in ipairs(spec) do
-    if rec.kind == "packet" then
-      for _, n in ipairs({ rec.src, rec.dst }) do
-        if binds[n] == nil then
-          error(string.format("expectation line %d: name '%s' is not bound: %s",
-            rec.lineno, n, trim(rec.text)), 0)
-        end
-      end
-    end
+  local scale = opts.scale or 1
+  if type(scale) ~= "number" or not (scale > 0 and scale < math.huge) then
+    error("expect.match: opts.scale must be a positive number, got " .. tostring(scale), 2)
   end
+  local timeout = opts.timeout or DEFAULT_TIMEOUT * scale
+  local names = ladder.names(binds)
+  check_bound(spec, binds)
 
   local now0 = source:now()
   local deadline = now0 + timeout
   local rel = ladder.relative()
   local report = { lines = {}, packets = {}, capture_index = {}, unchecked = {},
-                   names = names, binds = binds, rel = rel, consumed = 0 }
+                   names = names, binds = binds, rel = rel, consumed = 0, scale = scale }
   for k, rec in ipairs(spec) do report.lines[k] = { rec = rec, status = "pending" } end
 
   local ci = opts.first or 1 -- next capture index to ask the source for
@@ -485,7 +582,7 @@ function expect.match(spec, binds, source, opts)
     return report.packets[pos]
   end
 
-  local prev_ts = nil -- ts of the previous matched packet
+  local ctx = { rel = rel, source = source, scale = scale, prev_ts = nil } -- for the clauses
   local skipping = nil -- the result of a pending `...`
   local failed = nil
 
@@ -517,14 +614,14 @@ function expect.match(spec, binds, source, opts)
           end
           break
         end
-        local why, extra = check(rec, p, names, rel, prev_ts, source)
+        local why, extra = check(rec, p, names, ctx)
         if why == nil then
           res.status, res.packet = "ok", pos
           if extra then
             res.unchecked = extra
             report.unchecked[#report.unchecked + 1] = extra
           end
-          pos, prev_ts = pos + 1, p.ts
+          pos, ctx.prev_ts = pos + 1, p.ts
           break
         elseif skipping then
           if extra >= nearest_rank then
@@ -542,9 +639,10 @@ function expect.match(spec, binds, source, opts)
       end
       skipping = nil
     elseif rec.kind == "quiet" then
-      local from = prev_ts or now0
+      local period = rec.period * scale
+      local from = ctx.prev_ts or now0
       while true do
-        local quiet_end = from + rec.period
+        local quiet_end = from + period
         local p = pull(quiet_end)
         if p == nil or p.ts >= quiet_end then
           res.status = "ok"
@@ -556,13 +654,13 @@ function expect.match(spec, binds, source, opts)
         elseif skipping then
           res.packet = pos
           fail(k, string.format("packets kept arriving: no quiet period of %s s began within %s s",
-            secs(rec.period), secs(timeout)))
+            secs(period), secs(timeout)))
           break
         else
           res.packet = pos
           fail(k, string.format("unexpected packet during the quiet period: %s (%.3f s after %s)",
             ladder.line(p, names, rel), p.ts - from,
-            prev_ts and "the previous packet" or "the start of the match"))
+            ctx.prev_ts and "the previous packet" or "the start of the match"))
           break
         end
       end
@@ -598,6 +696,46 @@ function expect.match(spec, binds, source, opts)
   return failed == nil, report
 end
 
+--- The line number, within the expectation text, of the line that failed
+--- (for expect.locate, to name the script's line).
+-- @param spec from expect.parse
+-- @param report from expect.match
+-- @return integer (1-based), or nil when the match passed
+function expect.failed_lineno(spec, report)
+  local k = report.first_failure
+  return k and spec[k].lineno or nil
+end
+
+--- The expectation lines beside the packets they matched, for a ladder:
+--- "N: code" beside each matched packet, ">> N: code" beside the packet of
+--- the line that failed, or ">> N: code (nearest miss)" beside the closest
+--- miss of a failed line after `...`.
+-- @param spec from expect.parse
+-- @param report from expect.match
+-- @param index optional { [k] = key } to key the marks by instead of the
+--   position k in report.packets: report.capture_index keys them by capture
+--   index (the order of the whole capture)
+-- @return marks { [key] = text }, and the key of the failed line's packet
+--   (nil when the match passed or the failed line has no packet)
+function expect.marks(spec, report, index)
+  local marks, failed = {}, nil
+  for k, rec in ipairs(spec) do
+    local res = report.lines[k]
+    local pos = res.packet or (res.status == "fail" and res.nearest) or nil
+    local key = pos
+    if key and index then key = index[key] end
+    if key then
+      local text = string.format("%d: %s", rec.lineno, rec.code)
+      if k == report.first_failure then
+        text = ">> " .. text .. (res.packet and "" or " (nearest miss)")
+        failed = key
+      end
+      marks[key] = text
+    end
+  end
+  return marks, failed
+end
+
 ---------------------------------------------------------------------------
 -- Report for a person.
 ---------------------------------------------------------------------------
@@ -610,7 +748,8 @@ local function pad(s, w) return s .. string.rep(" ", math.max(0, w - width(s))) 
 --- line that did not match and the reason under it, the lines not reached,
 --- the captured packets not consumed, the unchecked clauses, and (unless
 --- opts.ladder == false) a ladder diagram with each expected line beside its
---- packet.
+--- packet. The report's one-line message is not part of it: the caller
+--- prints it once, above.
 -- @param spec from expect.parse
 -- @param report from expect.match
 -- @param opts { ladder = boolean (default true), ascii = boolean } or nil
@@ -626,7 +765,7 @@ function expect.format_report(spec, report, opts)
   end
   lw = lw + 2
 
-  local out = { report.message, "" }
+  local out = {}
   local function row(mark, left, right)
     out[#out + 1] = (mark .. " " .. pad(left, lw) .. "  " .. (right or "")):gsub("%s+$", "")
   end
@@ -648,7 +787,7 @@ function expect.format_report(spec, report, opts)
     elseif res.status == "pending" then
       row(mark, left, "(not reached)")
     elseif rec.kind == "quiet" and res.status == "ok" then
-      row(mark, left, "(quiet for " .. secs(rec.period) .. " s)")
+      row(mark, left, "(quiet for " .. secs(rec.period * (report.scale or 1)) .. " s)")
     elseif res.packet then
       row(mark, left, show(res.packet))
       if res.packet > shown_upto then shown_upto = res.packet end
@@ -673,18 +812,9 @@ function expect.format_report(spec, report, opts)
     for _, u in ipairs(report.unchecked) do out[#out + 1] = "   " .. u end
   end
   if opts.ladder ~= false then
-    local marks = {}
-    for k, rec in ipairs(spec) do
-      local res = report.lines[k]
-      if res.packet then
-        marks[res.packet] = string.format("%s%d: %s", k == report.first_failure and ">> " or "",
-          rec.lineno, rec.code)
-      elseif res.nearest and res.status == "fail" then
-        marks[res.nearest] = string.format(">> %d: %s (nearest miss)", rec.lineno, rec.code)
-      end
-    end
     out[#out + 1] = ""
-    out[#out + 1] = ladder.render(packets, report.binds, { ascii = opts.ascii, marks = marks, rel = rel })
+    out[#out + 1] = ladder.render(packets, report.binds,
+      { ascii = opts.ascii, marks = (expect.marks(spec, report)), rel = rel })
   end
   return table.concat(out, "\n")
 end

@@ -161,6 +161,15 @@ local function numbers(pkt, rel, with_win)
   return out
 end
 
+--- A packet's label on a ladder arrow: flags, relative seq (L:R with
+--- data), ack (with the ACK flag) and len, e.g. "[P.] seq 1:6 ack 1 len 5".
+-- @param pkt packet table
+-- @param rel relative-number object, or nil for absolute numbers
+-- @return string
+function ladder.label(pkt, rel)
+  return table.concat(numbers(pkt, rel, false), " ")
+end
+
 --- One packet on one line, tcpdump-like, in the words of the expectation
 --- language: `C > S  [P.] seq 1:6 ack 1 win 512 len 5  +0.000s`.
 -- seq L:R is shown when the packet carries data; ack only with the ACK flag;
@@ -244,7 +253,7 @@ function ladder.render(packets, binds, opts)
     if ladder.considered(names, p) then
       addcol(p.src)
       addcol(p.dst)
-      rows[#rows + 1] = { i = i, p = p, label = table.concat(numbers(p, rel, false), " ") }
+      rows[#rows + 1] = { i = i, p = p, label = ladder.label(p, rel) }
     end
   end
   local unused = {}

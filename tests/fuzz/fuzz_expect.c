@@ -5,9 +5,11 @@
  * One Lua state with the rstlab module (its embedded stdlib) serves every
  * input. Each input is an expectation text: expect.parse must either give a
  * spec or raise "expectation line N: ..." (any other error, e.g. "attempt
- * to index a nil value", is a bug in the parser and aborts); a spec is then
- * matched against a fixed synthetic conversation through a fake packet
- * source with its own clock (no real waiting), and the report is formatted.
+ * to index a nil value", is a bug in the parser and aborts); a spec must
+ * write back (expect.format_line) to a text that parses to the same lines;
+ * it is then matched, at time scales 1 and 2, against a fixed synthetic
+ * conversation through a fake packet source with its own clock (no real
+ * waiting), and its marks, failed line and report are made.
  * Crashes, leaks and hangs are findings; clean errors are not.
  *
  * The parser is Lua, which libFuzzer's compile-time coverage cannot see, so
@@ -67,6 +69,28 @@ static const char harness[] =
 	"  end\n"
 	"  return src\n"
 	"end\n"
+	"local function same(a, b)\n"
+	"  if a == b then return true end\n"
+	"  if type(a) ~= 'table' or type(b) ~= 'table' then return false end\n"
+	"  for k, v in pairs(a) do if not same(v, b[k]) then return false end end\n"
+	"  for k in pairs(b) do if a[k] == nil then return false end end\n"
+	"  return true\n"
+	"end\n"
+	"-- the canonical form of each line parses back to the same line\n"
+	"local function round_trip(spec)\n"
+	"  local lines = {}\n"
+	"  for i, rec in ipairs(spec) do lines[i] = expect.format_line(rec) end\n"
+	"  local text = table.concat(lines, '\\n')\n"
+	"  local again = expect.parse(text)\n"
+	"  assert(#again == #spec, 'round trip: line count')\n"
+	"  for i, rec in ipairs(spec) do\n"
+	"    for _, f in ipairs { 'kind', 'src', 'dst', 'flagbits', 'clauses', 'reason', 'period' } do\n"
+	"      if not same(rec[f], again[i][f]) then\n"
+	"        error('round trip: ' .. f .. ' of line ' .. i .. ' differs in ' .. lines[i], 0)\n"
+	"      end\n"
+	"    end\n"
+	"  end\n"
+	"end\n"
 	"local function clean(e)\n"
 	"  if type(e) ~= 'string' or not e:find('^expectation line %d+: ') then\n"
 	"    error('not a clean expectation error: ' .. tostring(e), 0)\n"
@@ -75,10 +99,15 @@ static const char harness[] =
 	"return function(text)\n"
 	"  local ok, spec = pcall(expect.parse, text)\n"
 	"  if not ok then return clean(spec) end\n"
+	"  round_trip(spec)\n"
 	"  for k, binds in ipairs { { C = C, S = S }, { C = C, S = S, A = X, B = Y } } do\n"
-	"    local ok2, good, report = pcall(expect.match, spec, binds, source(), { timeout = 0.5 })\n"
+	"    local ok2, good, report = pcall(expect.match, spec, binds, source(), { timeout = k == 1 and 0.5 or nil, scale = k })\n"
 	"    if not ok2 then clean(good) else\n"
 	"      assert(type(good) == 'boolean' and type(report.message) == 'string')\n"
+	"      local lineno = expect.failed_lineno(spec, report)\n"
+	"      assert(good == (lineno == nil) and (good or math.type(lineno) == 'integer'))\n"
+	"      local marks, failed = expect.marks(spec, report, report.capture_index)\n"
+	"      assert(failed == nil or marks[failed]:find('^>> '))\n"
 	"      -- the report once a text: it costs more than the rest together\n"
 	"      assert(type(expect.format_report(spec, report, { ladder = k == 1, ascii = k == 2 })) == 'string')\n"
 	"    end\n"

@@ -115,7 +115,8 @@ test("parse: every clause", function()
   eq(spec[1].clauses, {
     { key = "seq", value = 1, upto = 6 }, { key = "ack", value = 2 }, { key = "win", value = 3 },
     { key = "mss", value = 4 }, { key = "wscale", value = 5 }, { key = "sackok" },
-    { key = "sack", l = 1, r = 2 }, { key = "sack", l = 3, r = 4 }, { key = "ts" } })
+    { key = "sack", blocks = { { 1, 2 }, { 3, 4 } } }, { key = "ts" },
+    { key = "reason", name = "TCP_STATE" } })
   eq(spec[1].reason, "TCP_STATE")
   eq(spec[2].flags, "*")
   eq(spec[2].clauses, { { key = "nots" }, { key = "after", t = 1, d = 0.3 } })
@@ -160,6 +161,8 @@ test("parse: errors name the line, what is wrong and the text", function()
     { "C > S [SS]", "^expectation line 1: flag letter 'S' given twice" },
     { "C > S [S] ack 1 ack 2", "^expectation line 1: clause 'ack' given twice" },
     { "C > S [S] ts nots", "^expectation line 1: 'ts' and 'nots' contradict" },
+    { "C > S [S] NOTS TS", "^expectation line 1: 'nots' and 'ts' contradict" },
+    { "C > S [S] sackok sackOK", "^expectation line 1: clause 'sackOK' given twice" },
     { "C > S [S] sack 5", "^expectation line 1: 'L:R' expected after 'sack'" },
     { "C > S [S] reason", "^expectation line 1: name expected after 'reason'" },
     { "C > S [S] seq 4294967296", "^expectation line 1: seq 4294967296 out of range" },
@@ -176,11 +179,16 @@ test("parse: errors name the line, what is wrong and the text", function()
   end
 end)
 
-test("match: unbound names in the expectation raise", function()
-  local spec = expect.parse("C > X [S]")
-  raises("^expectation line 1: name 'X' is not bound: C > X %[S%]$", function()
-    expect.match(spec, BINDS, source({}))
-  end)
+test("unbound names: one check, the same error from parse and from match", function()
+  local text = "C > S [S]\n\n  C > X [S]  -- X is nobody"
+  local want = "^expectation line 3: name 'X' is not bound %(bound: C, S%): C > X %[S%]  %-%- X is nobody$"
+  raises(want, function() expect.parse(text, BINDS) end, "parse with binds")
+  local spec = expect.parse(text) -- without binds, parse cannot know
+  eq(#spec, 2)
+  raises(want, function() expect.match(spec, BINDS, source({})) end, "match")
+  raises("%(bound: none%)", function() expect.parse("C > S [S]", {}) end)
+  -- a bound name whose value is a socket object counts as bound in parse
+  eq(#expect.parse("C > S [S]", { C = {}, S = {} }), 1)
   raises("same endpoint", function()
     expect.match(expect.parse("C > S [S]"), { C = CA, S = CA }, source({}))
   end)
@@ -239,6 +247,145 @@ test("match: each clause fails with the reason of the first difference", functio
     "expected seq 1:5, got seq 1:6")
   eq(why(prefix3 .. "C > S [.]\nC > S [P.]\nS > C [.]\nS > C [R.] ts", conversation()),
     "expected ts, got no timestamp option")
+end)
+
+-- One case per entry of expect.clauses: a text whose last line carries the
+-- clause and matches `list` (default conversation()), the clause as parsed,
+-- the line written back (format), and a text whose last line fails on it.
+local PRE3 = "C > S [S]\nS > C [S.]\nC > S [.]\n"     -- the next packet is C's data
+local PRE5 = PRE3 .. "C > S [P.]\nS > C [.]\n"        -- the next packet is S's RST
+local function with_sack()
+  local list = conversation()
+  list[5].sack = { { CI + 11, CI + 16 }, { CI + 21, CI + 31 } }
+  return list
+end
+local function with_reason(name)
+  local list = conversation()
+  return list, { [list[6]] = name }
+end
+local CLAUSE_CASES = {
+  seq = { pass = PRE3 .. "C > S [P.] seq 1:6", clause = { key = "seq", value = 1, upto = 6 },
+          fail = "C > S [S] seq 1", why = "expected seq 1, got seq 0" },
+  ack = { pass = "C > S [S]\nS > C [S.] ack 1", clause = { key = "ack", value = 1 },
+          fail = "C > S [S]\nS > C [S.] ack 2", why = "expected ack 2, got ack 1" },
+  len = { pass = PRE3 .. "C > S [P.] len 5", clause = { key = "len", value = 5 },
+          fail = PRE3 .. "C > S [P.] len 4", why = "expected len 4, got len 5" },
+  win = { pass = PRE5 .. "S > C [R.] win 0", clause = { key = "win", value = 0 },
+          fail = "C > S [S] win 512", why = "expected win 512, got win 65535" },
+  mss = { pass = "C > S [S] mss 65495", clause = { key = "mss", value = 65495 },
+          fail = PRE3 .. "C > S [P.] mss 1460", why = "expected mss 1460, got no mss option" },
+  wscale = { pass = "C > S [S] wscale 7", clause = { key = "wscale", value = 7 },
+          fail = "C > S [S] wscale 14", why = "expected wscale 14, got wscale 7" },
+  sackok = { pass = "C > S [S] sackOK", clause = { key = "sackok" },
+          fail = PRE3 .. "C > S [P.] sackok", why = "expected sackOK, got no sackOK option" },
+  ts = { pass = "C > S [S] ts", clause = { key = "ts" },
+          fail = PRE5 .. "S > C [R.] ts", why = "expected ts, got no timestamp option" },
+  nots = { pass = PRE5 .. "S > C [R.] nots", clause = { key = "nots" },
+          fail = "C > S [S] nots", why = "expected nots, got a timestamp option" },
+  sack = { pass = PRE3 .. "C > S [P.]\nS > C [.] sack 21:31 sack 11:16", list = with_sack,
+          clause = { key = "sack", blocks = { { 21, 31 }, { 11, 16 } } },
+          fail = PRE3 .. "C > S [P.]\nS > C [.] sack 11:16", fail_list = with_sack,
+          why = "expected sack 11:16, got sack 11:16 21:31" },
+  after = { pass = "C > S [S]\nS > C [S.] after 0.001 ± 0.0005",
+          clause = { key = "after", t = 0.001, d = 0.0005 },
+          fail = "C > S [S]\nS > C [S.] after 0.5", why = "expected after 0.50 ± 0.05 s, was 0.00 s" },
+  reason = { pass = PRE5 .. "S > C [R.] reason TCP_STATE", list = function() return with_reason("TCP_STATE") end,
+          clause = { key = "reason", name = "TCP_STATE" },
+          fail = PRE5 .. "S > C [R.] reason TCP_STATE",
+          fail_list = function() return with_reason("NOT_SPECIFIED") end,
+          why = "expected reason TCP_STATE, kernel said NOT_SPECIFIED" },
+}
+
+test("clauses: every entry parses, passes, fails with its message and writes back", function()
+  for key, entry in pairs(expect.clauses) do
+    local case = CLAUSE_CASES[key]
+    ok(case, "a test case for the clause '" .. key .. "'")
+    if case then
+      ok(type(entry.parse) == "function" and type(entry.check) == "function"
+        and type(entry.format) == "function", key .. ": parse, check and format")
+      local spec = expect.parse(case.pass)
+      local last = spec[#spec]
+      eq(last.clauses, { case.clause }, key .. ": parsed")
+      eq(expect.format_line(last), last.code, key .. ": written back as it was written")
+      local list, reasons = (case.list or conversation)()
+      local good, report = expect.match(spec, BINDS, source(list, { reasons = reasons }))
+      ok(good, key .. ": passes: " .. report.message)
+      eq(report.unchecked, {}, key .. ": checked")
+      list, reasons = (case.fail_list or conversation)()
+      spec = expect.parse(case.fail)
+      good, report = expect.match(spec, BINDS, source(list, { reasons = reasons }))
+      ok(not good, key .. ": fails")
+      eq(report.first_failure, #spec, key .. ": on its own line")
+      eq(report.lines[#spec].why, case.why, key .. ": why")
+    end
+  end
+  for key in pairs(CLAUSE_CASES) do ok(expect.clauses[key], "a clause '" .. key .. "'") end
+end)
+
+test("clauses: a new clause is one entry", function()
+  expect.clauses.ttl = {
+    name = "ttl",
+    parse = function(c, words, fail)
+      c.value = tonumber(words:next()) or fail("number expected after 'ttl'")
+    end,
+    check = function(c, p)
+      if p.ttl ~= c.value then return string.format("expected ttl %d, got ttl %s", c.value, p.ttl) end
+    end,
+    format = function(c) return "ttl " .. c.value end,
+  }
+  local ran, err = pcall(function()
+    local list = { pkt(0, CA, SA, "S", CI, 0, { ttl = 64 }) }
+    local spec = expect.parse("C > S [S] TTL 64 seq 0")
+    eq(spec[1].clauses, { { key = "ttl", value = 64 }, { key = "seq", value = 0 } })
+    eq(expect.format_line(spec[1]), "C > S [S] ttl 64 seq 0")
+    ok((expect.match(spec, BINDS, source(list))), "ttl 64 matches")
+    eq(why("C > S [S] ttl 1", list), "expected ttl 1, got ttl 64")
+    raises("^expectation line 1: number expected after 'ttl'", function() expect.parse("C > S [S] ttl") end)
+  end)
+  expect.clauses.ttl = nil
+  ok(ran, tostring(err))
+  raises("unknown clause 'ttl'", function() expect.parse("C > S [S] ttl 64") end)
+end)
+
+test("clauses: checked in written order, the reason last, whatever its place", function()
+  local list, reasons = with_reason("NOT_SPECIFIED")
+  local asked = false
+  local src = source(list, { reasons = reasons })
+  local reason = src.reason
+  function src:reason(p) asked = true; return reason(self, p) end
+  local spec = expect.parse(PRE5 .. "S > C [R.] reason TCP_STATE ack 9")
+  local good, report = expect.match(spec, BINDS, src)
+  ok(not good)
+  eq(report.lines[6].why, "expected ack 9, got ack 6")
+  ok(not asked, "the reason is not asked of a packet another clause refused")
+end)
+
+test("format_line: the canonical form parses back to the same lines", function()
+  local text = [[
+    C>S [S]
+    C > S  [.PF]  ACK 1 Sack 1:2 sack 3:4 after 2s +- 0.5 s   -- comment
+    S>C [*] sackok  after 1.5 reason X_Y
+    …
+    C > S [none] after .0000001 ± 100000000000000000000 nots
+    no more packets within 0004983108671024019682 seconds
+  ]]
+  local spec = expect.parse(text)
+  local lines = {}
+  for i, rec in ipairs(spec) do lines[i] = expect.format_line(rec) end
+  eq(lines, {
+    "C > S [S]",
+    "C > S [FP.] ack 1 sack 1:2 sack 3:4 after 2 ± 0.5",
+    "S > C [*] sackOK after 1.5 reason X_Y",
+    "...",
+    "C > S [none] after 0.0000001 ± 100000000000000000000 nots",
+    "no more packets within 4983108671024019682 s", -- an integer, not a float near it
+  })
+  local again = expect.parse(table.concat(lines, "\n"))
+  for i, rec in ipairs(spec) do
+    for _, f in ipairs { "kind", "src", "dst", "flagbits", "clauses", "reason", "period" } do
+      eq(again[i][f], rec[f], "line " .. i .. ": " .. f)
+    end
+  end
 end)
 
 test("match: SACK blocks relative to the ACKer's peer", function()
@@ -455,6 +602,55 @@ test("match: reason matches, mismatches, or is unchecked", function()
   eq(why("C > S [S]\nS > C [S.] ack 9 reason X", list), "expected ack 9, got ack 1")
 end)
 
+test("scale: multiplies the after tolerances, the default one too", function()
+  local list = conversation()
+  list[2].ts, list[3].ts = 1.25, 2.45
+  local text = "C > S [S]\nS > C [S.] after 1\nC > S [.] after 1 ± 0.1"
+  eq(why(text, list), "expected after 1.00 ± 0.10 s, was 1.25 s", "default ± 0.1 at scale 1")
+  local good, report = run(text, list, { opts = { scale = 3 } })
+  ok(good, report.message)
+  eq(report.scale, 3)
+  eq(why(text, list, { opts = { scale = 2 } }),
+    "expected after 1.00 ± 0.20 s (time scale 2), was 1.25 s", "± 0.1 × 2 is not enough")
+  eq(why("C > S [S]\nS > C [S.] after 1 ± 0.1\nC > S [.] after 1 ± 0.1", list, { opts = { scale = 2.5 } }),
+    nil, "± 0.25 covers 1.25 and 1.20")
+  -- the scale widens tolerances, it does not move T
+  eq(why("C > S [S]\nS > C [S.] after 2 ± 0.2", list, { opts = { scale = 3 } }),
+    "expected after 2.00 ± 0.60 s (time scale 3), was 1.25 s")
+end)
+
+test("scale: a quiet period waits scale × T", function()
+  local list = conversation()
+  list[4].ts = 0.5 -- data 0.498 s after the last handshake packet
+  local text = "C > S [S]\nS > C [S.]\nC > S [.]\nno more packets within 0.2 s"
+  local good, report, _, src = run(text, { list[1], list[2], list[3] }, { opts = { scale = 3 } })
+  ok(good, report.message)
+  ok(src:now() >= 0.602 - 1e-9 and src:now() < 0.61, "waited 3 × 0.2 s, now = " .. src:now())
+  eq(why(text, list), nil, "nothing within 0.2 s at scale 1")
+  contains(why(text, list, { opts = { scale = 3 } }),
+    "unexpected packet during the quiet period: C > S  [P.] seq 1:6")
+  local spec = expect.parse(text)
+  good, report = expect.match(spec, BINDS, source({ list[1], list[2], list[3] }), { scale = 3 })
+  contains(expect.format_report(spec, report), "(quiet for 0.6 s)")
+end)
+
+test("scale: multiplies the default timeout, not one given", function()
+  local good, report, _, src = run("C > S [S]\nS > C [F.]", { pkt(0, CA, SA, "S", CI, 0) },
+    { opts = { scale = 3 } })
+  ok(not good)
+  eq(report.lines[2].why, "no packet arrived within 6.0 s")
+  ok(src:now() >= 6 and src:now() < 6.1, "waited 3 × 2 s, now = " .. src:now())
+  good, report, _, src = run("C > S [S]\nS > C [F.]", { pkt(0, CA, SA, "S", CI, 0) },
+    { opts = { scale = 3, timeout = 0.5 } })
+  eq(report.lines[2].why, "no packet arrived within 0.5 s")
+  ok(src:now() < 0.6, "a timeout given is the script's own")
+  for _, bad in ipairs { 0, -1, "2", 1 / 0, 0 / 0 } do
+    raises("opts.scale must be a positive number", function()
+      expect.match(expect.parse("C > S [S]"), BINDS, source({}), { scale = bad })
+    end, tostring(bad))
+  end
+end)
+
 ---------------------------------------------------------------------------
 -- Reports
 ---------------------------------------------------------------------------
@@ -481,7 +677,9 @@ test("format_report: side by side, the >> marker, the reason, not consumed", fun
   contains(line_with(out, "5  C > S [F.]") or "", "(not reached)")
   contains(out, "not consumed (2):")
   contains(out, "S > C  [.] seq 1 ack 6 win 512 ts  +0.004s")
-  contains(out, "expectation line 4 (S > C  [.]    ack 6): expected S > C, got C > S")
+  contains(report.message, "expectation line 4 (S > C  [.]    ack 6): expected S > C, got C > S")
+  ok(not out:find(report.message, 1, true), "the message is the caller's to print, once")
+  eq(out:match("^[^\n]*"), "   expected                    captured", "the report starts at its table")
   contains(out, "▶")
   contains(out, ">> 4: S > C  [.]    ack 6", "ladder mark beside the failing packet")
 end)
@@ -507,6 +705,55 @@ test("format_report: timeout and skipped rows", function()
   contains(out, "+0.005s  >> 3: S > C [F.] (nearest miss)")
 end)
 
+test("marks: each matched packet its line, >> on the failed one, by position or capture index", function()
+  local list = conversation()
+  table.insert(list, 2, pkt(0.0005, "10.0.0.1:1", "10.0.0.2:2", "S", 1, 0)) -- not considered
+  local spec = expect.parse("C > S [S]\n\nS > C [S.]   ack 1\nC > S [.]\nS > C [.] -- wrong")
+  local good, report = expect.match(spec, BINDS, source(list))
+  ok(not good)
+  local marks, failed = expect.marks(spec, report)
+  eq(marks, { [1] = "1: C > S [S]", [2] = "3: S > C [S.]   ack 1", [3] = "4: C > S [.]",
+              [4] = ">> 5: S > C [.]" })
+  eq(failed, 4)
+  marks, failed = expect.marks(spec, report, report.capture_index)
+  eq(marks, { [1] = "1: C > S [S]", [3] = "3: S > C [S.]   ack 1", [4] = "4: C > S [.]",
+              [5] = ">> 5: S > C [.]" })
+  eq(failed, 5, "the failed packet's capture index")
+  -- a line after `...` that found nothing: its nearest miss
+  spec = expect.parse("C > S [S]\n...\nS > C [F.]")
+  good, report = expect.match(spec, BINDS, source(conversation()), { timeout = 1 })
+  ok(not good)
+  marks, failed = expect.marks(spec, report)
+  eq(marks, { [1] = "1: C > S [S]", [6] = ">> 3: S > C [F.] (nearest miss)" })
+  eq(failed, 6)
+  -- a pass: no >>, no failed key
+  spec = expect.parse("C > S [S]\n...")
+  good, report = expect.match(spec, BINDS, source(conversation()))
+  ok(good)
+  marks, failed = expect.marks(spec, report)
+  eq(marks, { [1] = "1: C > S [S]" })
+  eq(failed, nil)
+end)
+
+test("failed_lineno: the failing line of the text, which locate finds in this file", function()
+  local from = debug.getinfo(1, "l").currentline
+  local text = [[
+    C > S  [S]    -- failed_lineno test
+
+    S > C  [S.]   ack 99
+  ]]
+  local spec = expect.parse(text)
+  local good, report = expect.match(spec, BINDS, source(conversation()))
+  ok(not good)
+  eq(expect.failed_lineno(spec, report), 3)
+  eq(expect.locate(text, debug.getinfo(1, "S").source, from, expect.failed_lineno(spec, report)),
+    from + 4, "the script line of `S > C  [S.]   ack 99`")
+  spec = expect.parse("C > S [S]")
+  good, report = expect.match(spec, BINDS, source(conversation()))
+  ok(good)
+  eq(expect.failed_lineno(spec, report), nil)
+end)
+
 ---------------------------------------------------------------------------
 -- Ladder
 ---------------------------------------------------------------------------
@@ -520,6 +767,20 @@ test("ladder.line: tcpdump-like one-line form", function()
   eq(ladder.line(list[6], names, rel), "S > C  [R.] seq 1 ack 6 win 0  +0.005s")
   eq(ladder.line(list[4]), "127.0.0.1:40000 > 127.0.0.1:4000  [P.] seq 1001:1006 ack 5001 win 512 len 5 ts")
   eq(ladder.line(pkt(0, CA, SA, "R", 9, 0, { win = 0 }), names), "C > S  [R] seq 9 win 0")
+end)
+
+test("ladder.label: the arrow's label, relative or absolute", function()
+  local list = conversation()
+  local rel = ladder.bases(list, BINDS)
+  eq(ladder.label(list[1], rel), "[S] seq 0")
+  eq(ladder.label(list[2], rel), "[S.] seq 0 ack 1")
+  eq(ladder.label(list[4], rel), "[P.] seq 1:6 ack 1 len 5")
+  eq(ladder.label(list[6], rel), "[R.] seq 1 ack 6")
+  eq(ladder.label(list[4]), "[P.] seq 1001:1006 ack 5001 len 5")
+  eq(ladder.label(pkt(0, CA, SA, "none", 7, 9)), "[none] seq 7", "no ack without the flag")
+  -- the text ladder prints the same labels
+  local out = ladder.render(list, BINDS)
+  for i = 1, #list do contains(out, ladder.label(list[i], rel), "row " .. i) end
 end)
 
 test("ladder.render: columns, arrows, times and marks", function()
