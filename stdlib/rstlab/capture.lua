@@ -125,16 +125,17 @@ function Capture:expect(binds, text, opts)
     return c:packet(i)
   end
   function source.reason(_, pkt) return sc.reasons:of(c, pkt) end
-  local timeout = check.timeout(opts, "expect") or 2 * sc.scale
-  local matched, report = expect.match(spec, eps, source, { timeout = timeout, scale = sc.scale })
+  local matched, report = expect.match(spec, eps, source,
+    { timeout = check.timeout(opts, "expect"), scale = sc.scale })
   self.last_expect = { binds = eps, spec = spec, report = report } -- for the result record
   for _, u in ipairs(report.unchecked or {}) do
     sc.unchecked[#sc.unchecked + 1] = at .. ": " .. u
   end
   if not matched then
     sc.failed_capture = self
+    -- The failure names the script line of the expectation line that failed.
     failure.raise("expectation failed: " .. (report.message or "?"),
-      { where = at, details = expect.format_report(spec, report) })
+      { where = line_of(expect.failed_lineno(spec, report)), details = expect.format_report(spec, report) })
   end
   return true
 end
@@ -173,21 +174,8 @@ function M.record(cap)
   if #all > MAX_RECORD_PACKETS then rec.truncated = #all - MAX_RECORD_PACKETS end
   local last = cap.last_expect
   if last then
-    rec.binds, rec.marks = last.binds, {}
-    local rep = last.report
-    for k, line in ipairs(rep.lines) do
-      local pos = line.packet or (line.status == "fail" and line.nearest) or nil
-      local ci = pos and rep.capture_index[pos]
-      if ci then
-        local rec_line = last.spec[k]
-        local text = string.format("%d: %s", rec_line.lineno, rec_line.code)
-        if k == rep.first_failure then
-          text = ">> " .. text .. (line.packet and "" or " (nearest miss)")
-          rec.failed = ci
-        end
-        rec.marks[ci] = text
-      end
-    end
+    rec.binds = last.binds
+    rec.marks, rec.failed = expect.marks(last.spec, last.report, last.report.capture_index)
   else
     rec.binds = M.default_binds(all)
   end

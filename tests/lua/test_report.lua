@@ -224,9 +224,10 @@ test("TAP stream: points in report order, a stopped run's rest skipped", functio
   contains(text, "# 1 passed, 1 failed\n")
 end)
 
-test("the SVG label of a packet: one function, in common", function()
-  local rel = require("rstlab.ladder").bases(capture().packets, capture().binds)
-  eq(common.packet_label(capture().packets[2], rel), "[S.] seq 0 ack 1")
+test("the SVG label of a packet is the ladder's", function()
+  local ladder = require("rstlab.ladder")
+  local rel = ladder.bases(capture().packets, capture().binds)
+  eq(ladder.label(capture().packets[2], rel), "[S.] seq 0 ack 1")
 end)
 
 test("command line: GNU forms", function()

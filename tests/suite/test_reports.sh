@@ -64,7 +64,7 @@ run perl "$TMP/parse.pl" "$TMP/r.tap"
 expect_status 0
 expect_no_line '^parse error'
 expect_line "^tests $N passed 5 failed 7 skipped 1 yaml 7$"
-expect_line '^yaml 4: fail: tests/scenarios/fail.lua:14: expectation failed: expectation line 2'
+expect_line '^yaml 4: fail: tests/scenarios/fail.lua:16: expectation failed: expectation line 2'
 expect_line '^yaml 12: error: tests/scenarios/syntax.lua:6: '
 
 # The system's prove runs rstlab on each file (--exec) and reads its TAP:

@@ -9,7 +9,6 @@
 -- errors, skipped, duration, interrupted, started (epoch seconds), hostname }.
 
 local ladder = require "rstlab.ladder"
-local tcpflags = require "rstlab.tcpflags"
 
 local M = {}
 
@@ -133,23 +132,6 @@ function M.ladder_text(cap, opts)
   local s = ladder.render(cap.packets or {}, M.safe_binds(cap), { ascii = opts.ascii, marks = cap.marks })
   if cap.truncated then s = s .. string.format("\n  (%d more packets not shown)", cap.truncated) end
   return s
-end
-
-local MASK = 0xFFFFFFFF
-
---- A packet's label on a diagram arrow, "[P.] seq 1:6 ack 1 len 5" (rel:
--- ladder.bases of the capture). The one place reports make it; it is to
--- become ladder.label(pkt, rel).
-function M.packet_label(p, rel)
-  local parts = { "[" .. tcpflags.letters(p.flags) .. "]" }
-  local seq, len = rel:seq(p), p.len or 0
-  parts[#parts + 1] = len > 0 and string.format("seq %d:%d", seq, (seq + len) & MASK)
-    or string.format("seq %d", seq)
-  if tcpflags.has(p.flags, ".") and p.ack then
-    parts[#parts + 1] = "ack " .. rel:ack(p)
-  end
-  if len > 0 then parts[#parts + 1] = "len " .. len end
-  return table.concat(parts, " ")
 end
 
 ---------------------------------------------------------------------------

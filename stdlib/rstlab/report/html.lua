@@ -49,7 +49,7 @@ function M.svg_ladder(cap)
     if ladder.considered(names, p) then
       addcol(p.src)
       addcol(p.dst)
-      rows[#rows + 1] = { i = i, p = p, label = common.packet_label(p, rel), line = ladder.line(p, names, rel) }
+      rows[#rows + 1] = { i = i, p = p, label = ladder.label(p, rel), line = ladder.line(p, names, rel) }
     end
   end
   local maxlab, maxmark, maxhdr = 10, 0, 8
