@@ -138,7 +138,7 @@ static int ltrace_open(lua_State *L)
 		char *why = eng->trace_why;
 		size_t n = sizeof eng->trace_why;
 		int rc = RSL_EUNAVAIL;
-		if (!rsl_trace_available(why, n)) {
+		if (rsl_trace_check(why, n) != RSL_OK) {
 			rc = RSL_EUNAVAIL;
 		} else if (name == NULL) {
 			rc = rsl_trace_open(&eng->trace, why, n);
@@ -260,7 +260,7 @@ static int lsandbox_ports(lua_State *L)
 static int lsandbox_prepare_tracing(lua_State *L)
 {
 	char why[RSL_ERRLEN];
-	bool ok = rsl_sandbox_prepare_tracing(why, sizeof why);
+	bool ok = rsl_sandbox_prepare_tracing(why, sizeof why) == RSL_OK;
 	lua_pushboolean(L, ok);
 	if (ok)
 		return 1;
