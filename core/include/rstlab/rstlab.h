@@ -20,8 +20,10 @@
  * Process-wide effects (everything else only touches the objects passed):
  *  - rsl_sandbox_enter unshares the calling process into new network (and,
  *    when not root, user) namespaces for good, and takes a port slice:
- *    it creates /tmp/.rstlab-ports (mode 1777) and keeps one slot file of
- *    it open and flock()ed until the process exits.
+ *    it creates /tmp/.rstlab-ports (mode 1777; the process's umask is 0
+ *    for the moment it creates that and a slot file) and keeps one slot
+ *    file open and flock()ed until the process exits. rsl_netns_new gives
+ *    new hosts the same slice.
  *  - rsl_netns_enter/leave, rsl_netns_new and every function taking an
  *    nsfd setns() the calling thread into that namespace and back; a
  *    failure to come back is reported (RSL_ESYS), never ignored.
