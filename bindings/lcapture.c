@@ -66,13 +66,7 @@ static int lcap_add(lua_State *L)
 	rsl_host_leave(L, saved);
 	if (rc == RSL_EINVAL)
 		return luaL_error(L, "%s", rsl_capture_error(lc->cap));
-	if (rc != RSL_OK) {
-		lua_pushnil(L);
-		lua_pushstring(L, rsl_capture_error(lc->cap));
-		return 2;
-	}
-	lua_pushboolean(L, 1);
-	return 1;
+	return rsl_push_status(L, rc, rsl_capture_error(lc->cap));
 }
 
 /* cap:count() -> packets stored so far (reads what the kernel holds first) */
@@ -168,13 +162,8 @@ static int lcap_write(lua_State *L)
 {
 	struct lcap *lc = check_cap(L, 1);
 	rsl_capture_drain(lc->cap);
-	if (rsl_capture_write(lc->cap, luaL_checkstring(L, 2)) != RSL_OK) {
-		lua_pushnil(L);
-		lua_pushstring(L, rsl_capture_error(lc->cap));
-		return 2;
-	}
-	lua_pushboolean(L, 1);
-	return 1;
+	int rc = rsl_capture_write(lc->cap, luaL_checkstring(L, 2));
+	return rsl_push_status(L, rc, rsl_capture_error(lc->cap));
 }
 
 /* cap:stats() -> { stored =, skipped =, malformed = } */

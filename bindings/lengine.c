@@ -280,6 +280,17 @@ int rsl_push_errno(lua_State *L, int err, const char *what)
 	return rsl_push_fail(L, rsl_errno_name(err), detail);
 }
 
+int rsl_push_status(lua_State *L, int rc, const char *msg)
+{
+	if (rc == RSL_OK) {
+		lua_pushboolean(L, 1);
+		return 1;
+	}
+	lua_pushnil(L);
+	lua_pushstring(L, msg);
+	return 2;
+}
+
 /* fail(code [, detail]) -> nil, "CODE: detail", "CODE": a failure built
  * from the one table of codes; an unknown code raises. */
 static int lfail(lua_State *L)

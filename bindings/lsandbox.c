@@ -12,13 +12,7 @@
 static int lsandbox_enter(lua_State *L)
 {
 	char err[RSL_ERRLEN];
-	if (rsl_sandbox_enter(err, sizeof err) != RSL_OK) {
-		lua_pushnil(L);
-		lua_pushstring(L, err);
-		return 2;
-	}
-	lua_pushboolean(L, 1);
-	return 1;
+	return rsl_push_status(L, rsl_sandbox_enter(err, sizeof err), err);
 }
 
 /* sandbox_ports() -> lo, hi (0, 0 when no slice could be taken) */

@@ -35,13 +35,7 @@ static int ltrace_open(lua_State *L)
 		if (rc != RSL_OK)
 			eng->trace = NULL;
 	}
-	if (eng->trace == NULL) {
-		lua_pushnil(L);
-		lua_pushstring(L, eng->trace_why);
-		return 2;
-	}
-	lua_pushboolean(L, 1);
-	return 1;
+	return rsl_push_status(L, eng->trace != NULL ? RSL_OK : RSL_EUNAVAIL, eng->trace_why);
 }
 
 /* trace_events(from) -> list of { ts, src, dst, sport, dport, state,
@@ -85,13 +79,7 @@ static int ltrace_close(lua_State *L)
 static int ltrace_create(lua_State *L)
 {
 	char why[RSL_ERRLEN];
-	if (rsl_trace_create(luaL_checkstring(L, 1), why, sizeof why) != RSL_OK) {
-		lua_pushnil(L);
-		lua_pushstring(L, why);
-		return 2;
-	}
-	lua_pushboolean(L, 1);
-	return 1;
+	return rsl_push_status(L, rsl_trace_create(luaL_checkstring(L, 1), why, sizeof why), why);
 }
 
 /* trace_destroy(name): remove a pool instance. */

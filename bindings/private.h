@@ -82,6 +82,9 @@ RSL_HIDDEN bool rsl_waiter_busy(const struct rsl_waiter *w);
  * table of core/errname.c, rsl_code_text); a code not in it raises, since
  * that is a bug of the caller. detail NULL: the code's own sentence. */
 RSL_HIDDEN int rsl_push_fail(lua_State *L, const char *code, const char *detail);
+/* The result of a call that has no failure code: true (rc RSL_OK), or
+ * nil, msg. Returns the number of values pushed. */
+RSL_HIDDEN int rsl_push_status(lua_State *L, int rc, const char *msg);
 /* rsl_push_fail for an errno: detail "what: strerror(err)" (what may be
  * NULL). */
 RSL_HIDDEN int rsl_push_errno(lua_State *L, int err, const char *what);
