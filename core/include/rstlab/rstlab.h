@@ -276,8 +276,11 @@ RSL_API struct rsl_capture *rsl_capture_new(struct rsl_loop *loop,
  * names the interface in reports (e.g. "A:veth0"); NULL uses ifname. */
 RSL_API int rsl_capture_add(struct rsl_capture *cap, const char *ifname,
                             const char *filter, const char *label);
-/* Read every packet waiting in the kernel now (also done by the loop). */
-RSL_API void rsl_capture_drain(struct rsl_capture *cap);
+/* Read every packet waiting in the kernel now (also done by the loop).
+ * RSL_ESYS when packets were lost meanwhile (out of memory) or an
+ * interface failed and stopped (rsl_capture_error says which); the
+ * packets stored stay readable either way. */
+RSL_API int rsl_capture_drain(struct rsl_capture *cap);
 RSL_API size_t rsl_capture_count(const struct rsl_capture *cap);
 /* Packet i (0-based, i < count). Owned by cap, valid until
  * rsl_capture_free: storing more packets does not move it. */
