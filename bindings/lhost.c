@@ -1,10 +1,10 @@
 /*
  * rstlab.Host: a network namespace, held by file descriptor.
  *
- * Sockets and captures are created "on a host" by entering its namespace
- * with setns(), creating the object and entering the home namespace again:
- * a socket stays in the namespace it was born in, so one thread and one
- * loop drive every host. The scenario's first host is the namespace the
+ * Sockets and captures are created "on a host" by entering its namespace,
+ * creating the object and coming back (core's rsl_netns_enter/leave,
+ * through lengine.c's rsl_host_enter/leave): a socket stays in the
+ * namespace it was born in, so one thread and one loop drive every host. The scenario's first host is the namespace the
  * process is already in (nsfd -1: nothing to enter); host_new() makes the
  * others (core/netns.c): anonymous namespaces that vanish with the process,
  * whatever way it ends.
