@@ -48,13 +48,9 @@ static int lcap_new(lua_State *L)
 	int rc = rsl_capture_add(lc->cap, ifname, filter, label);
 	rsl_host_leave(L, saved);
 	if (rc == RSL_EINVAL)
-		return luaL_error(L, "%s", rsl_user_error(rsl_capture_error(lc->cap)));
-	if (rc != RSL_OK) {
-		lua_pushnil(L);
-		lua_pushstring(L, rsl_user_error(rsl_capture_error(lc->cap)));
-		lua_pushstring(L, "ECAPTURE");
-		return 3;
-	}
+		return luaL_error(L, "%s", rsl_capture_error(lc->cap));
+	if (rc != RSL_OK)
+		return rsl_push_fail(L, "ECAPTURE", rsl_capture_error(lc->cap));
 	return 1;
 }
 
@@ -69,14 +65,8 @@ static int lcap_add(lua_State *L)
 	                         luaL_optstring(L, 5, NULL));
 	rsl_host_leave(L, saved);
 	if (rc == RSL_EINVAL)
-		return luaL_error(L, "%s", rsl_user_error(rsl_capture_error(lc->cap)));
-	if (rc != RSL_OK) {
-		lua_pushnil(L);
-		lua_pushstring(L, rsl_user_error(rsl_capture_error(lc->cap)));
-		return 2;
-	}
-	lua_pushboolean(L, 1);
-	return 1;
+		return luaL_error(L, "%s", rsl_capture_error(lc->cap));
+	return rsl_push_status(L, rc, rsl_capture_error(lc->cap));
 }
 
 /* cap:count() -> packets stored so far (reads what the kernel holds first) */
@@ -96,14 +86,8 @@ static void push_packet(lua_State *L, struct lcap *lc, size_t i)
 	lua_setfield(L, -2, "index");
 	lua_pushnumber(L, p->ts);
 	lua_setfield(L, -2, "ts");
-	rsl_push_ip_port(L, p->family, p->src, p->sport);
-	lua_setfield(L, -2, "src");
-	rsl_push_ip_port(L, p->family, p->dst, p->dport);
-	lua_setfield(L, -2, "dst");
-	lua_pushinteger(L, p->sport);
-	lua_setfield(L, -2, "sport");
-	lua_pushinteger(L, p->dport);
-	lua_setfield(L, -2, "dport");
+	rsl_set_endpoint(L, "src", "sport", p->family, p->src, p->sport);
+	rsl_set_endpoint(L, "dst", "dport", p->family, p->dst, p->dport);
 	lua_pushinteger(L, p->flags); /* the header's bits: rstlab.tcpflags names them */
 	lua_setfield(L, -2, "flags");
 	lua_pushinteger(L, p->seq);
@@ -178,13 +162,8 @@ static int lcap_write(lua_State *L)
 {
 	struct lcap *lc = check_cap(L, 1);
 	rsl_capture_drain(lc->cap);
-	if (rsl_capture_write(lc->cap, luaL_checkstring(L, 2)) != RSL_OK) {
-		lua_pushnil(L);
-		lua_pushstring(L, rsl_user_error(rsl_capture_error(lc->cap)));
-		return 2;
-	}
-	lua_pushboolean(L, 1);
-	return 1;
+	int rc = rsl_capture_write(lc->cap, luaL_checkstring(L, 2));
+	return rsl_push_status(L, rc, rsl_capture_error(lc->cap));
 }
 
 /* cap:stats() -> { stored =, skipped =, malformed = } */

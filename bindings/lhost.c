@@ -1,10 +1,10 @@
 /*
  * rstlab.Host: a network namespace, held by file descriptor.
  *
- * Sockets and captures are created "on a host" by entering its namespace
- * with setns(), creating the object and entering the home namespace again:
- * a socket stays in the namespace it was born in, so one thread and one
- * loop drive every host. The scenario's first host is the namespace the
+ * Sockets and captures are created "on a host" by entering its namespace,
+ * creating the object and coming back (core's rsl_netns_enter/leave,
+ * through lengine.c's rsl_host_enter/leave): a socket stays in the
+ * namespace it was born in, so one thread and one loop drive every host. The scenario's first host is the namespace the
  * process is already in (nsfd -1: nothing to enter); host_new() makes the
  * others (core/netns.c): anonymous namespaces that vanish with the process,
  * whatever way it ends.
@@ -14,69 +14,19 @@
  */
 #include "private.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sched.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
-struct lhost {
-	int nsfd;               /* -1: the engine's home namespace */
-	struct rsl_nft *nft;    /* owned, made on first use */
-	bool closed;
-	char name[64];
-};
-
-static struct lhost *check_host(lua_State *L, int idx)
+static struct rsl_lhost *check_host(lua_State *L, int idx)
 {
 	return luaL_checkudata(L, idx, RSL_MT_HOST);
-}
-
-static struct lhost *check_open_host(lua_State *L, int idx)
-{
-	struct lhost *h = check_host(L, idx);
-	if (h->closed)
-		luaL_error(L, "attempt to use a closed host (%s)", h->name);
-	return h;
-}
-
-int rsl_host_nsfd(lua_State *L, int idx)
-{
-	if (lua_isnoneornil(L, idx))
-		return -1;
-	return check_open_host(L, idx)->nsfd;
-}
-
-int rsl_host_enter(lua_State *L, int idx)
-{
-	if (lua_isnoneornil(L, idx))
-		return -1;
-	struct lhost *h = check_open_host(L, idx);
-	if (h->nsfd < 0)
-		return -1;
-	if (setns(h->nsfd, CLONE_NEWNET) < 0)
-		return luaL_error(L, "entering host %s: setns: %s", h->name, strerror(errno));
-	return 1;
-}
-
-void rsl_host_leave(lua_State *L, int saved)
-{
-	struct rsl_engine *eng = rsl_engine_get(L);
-	if (saved < 0)
-		return;
-	/* Failing to come home would leave every later socket in the wrong
-	 * namespace: that is not recoverable, and not a script error. */
-	if (setns(eng->home_ns, CLONE_NEWNET) < 0) {
-		luaL_error(L, "returning to the home network namespace: %s", strerror(errno));
-	}
 }
 
 /* host_self(name) -> Host: the namespace this process runs in. */
 static int lhost_self(lua_State *L)
 {
 	const char *name = luaL_optstring(L, 1, "host");
-	struct lhost *h = lua_newuserdatauv(L, sizeof *h, 0);
+	struct rsl_lhost *h = lua_newuserdatauv(L, sizeof *h, 0);
 	h->nsfd = -1;
 	h->nft = NULL;
 	h->closed = false;
@@ -91,7 +41,7 @@ static int lhost_new(lua_State *L)
 {
 	const char *name = luaL_checkstring(L, 1);
 	char err[RSL_ERRLEN];
-	struct lhost *h = lua_newuserdatauv(L, sizeof *h, 0);
+	struct rsl_lhost *h = lua_newuserdatauv(L, sizeof *h, 0);
 	h->nsfd = -1;
 	h->nft = NULL;
 	h->closed = true; /* until it holds its namespace */
@@ -99,7 +49,7 @@ static int lhost_new(lua_State *L)
 	luaL_setmetatable(L, RSL_MT_HOST);
 	if (rsl_netns_new(&h->nsfd, err, sizeof err) != RSL_OK) {
 		lua_pushnil(L);
-		lua_pushstring(L, rsl_user_error(err));
+		lua_pushstring(L, err);
 		return 2;
 	}
 	h->closed = false;
@@ -109,11 +59,11 @@ static int lhost_new(lua_State *L)
 /* host:inode() -> the namespace's inode (as in /proc/PID/ns/net). */
 static int lhost_inode(lua_State *L)
 {
-	struct lhost *h = check_open_host(L, 1);
+	struct rsl_lhost *h = rsl_check_host(L, 1);
 	char err[RSL_ERRLEN];
 	unsigned long ino;
 	if (rsl_netns_inode(h->nsfd, &ino, err, sizeof err) != RSL_OK)
-		return luaL_error(L, "%s", rsl_user_error(err));
+		return luaL_error(L, "%s", err);
 	lua_pushinteger(L, (lua_Integer)ino);
 	return 1;
 }
@@ -122,7 +72,7 @@ static int lhost_inode(lua_State *L)
  * is not per network namespace raises. */
 static int lhost_sysctl(lua_State *L)
 {
-	struct lhost *h = check_open_host(L, 1);
+	struct rsl_lhost *h = rsl_check_host(L, 1);
 	const char *name = luaL_checkstring(L, 2);
 	const char *value = NULL;
 	char out[1024], err[RSL_ERRLEN];
@@ -134,13 +84,9 @@ static int lhost_sysctl(lua_State *L)
 	}
 	int rc = rsl_netns_sysctl(h->nsfd, name, value, out, sizeof out, err, sizeof err);
 	if (rc == RSL_EINVAL)
-		return luaL_error(L, "%s", rsl_user_error(err));
-	if (rc != RSL_OK) {
-		lua_pushnil(L);
-		lua_pushstring(L, rsl_user_error(err));
-		lua_pushliteral(L, "ESYSCTL");
-		return 3;
-	}
+		return luaL_error(L, "%s", err);
+	if (rc != RSL_OK)
+		return rsl_push_fail(L, "ESYSCTL", err);
 	lua_pushstring(L, out);
 	return 1;
 }
@@ -149,16 +95,12 @@ static int lhost_sysctl(lua_State *L)
  * of the host, as a crash loses them (sock_diag SOCK_DESTROY). */
 static int lhost_kill_tcp(lua_State *L)
 {
-	struct lhost *h = check_open_host(L, 1);
+	struct rsl_lhost *h = rsl_check_host(L, 1);
 	char err[RSL_ERRLEN];
 	size_t n = 0;
 	int rc = rsl_netns_kill_tcp(h->nsfd, &n, err, sizeof err);
-	if (rc != RSL_OK) {
-		lua_pushnil(L);
-		lua_pushstring(L, rsl_user_error(err));
-		lua_pushstring(L, rc == RSL_EUNAVAIL ? "EUNAVAIL" : "EDIAG");
-		return 3;
-	}
+	if (rc != RSL_OK)
+		return rsl_push_fail(L, rc == RSL_EUNAVAIL ? "EUNAVAIL" : "EDIAG", err);
 	lua_pushinteger(L, (lua_Integer)n);
 	return 1;
 }
@@ -167,12 +109,12 @@ static int lhost_kill_tcp(lua_State *L)
  * run in the host's namespace. A command nft refuses raises. */
 static int lhost_nft(lua_State *L)
 {
-	struct lhost *h = check_open_host(L, 1);
+	struct rsl_lhost *h = rsl_check_host(L, 1);
 	const char *cmds = luaL_checkstring(L, 2);
 	char err[RSL_ERRLEN];
 	if (h->nft == NULL && rsl_nft_open(h->nsfd, &h->nft, err, sizeof err) != RSL_OK) {
 		lua_pushnil(L);
-		lua_pushstring(L, rsl_user_error(err));
+		lua_pushstring(L, err);
 		return 2;
 	}
 	int rc = rsl_nft_run(h->nft, cmds);
@@ -189,7 +131,7 @@ static int lhost_nft(lua_State *L)
 
 /* The one close path of close() and __gc: the namespace goes when the
  * last socket in it does. Idempotent. */
-static void close_host(struct lhost *h)
+static void close_host(struct rsl_lhost *h)
 {
 	rsl_nft_close(h->nft);
 	h->nft = NULL;
@@ -213,12 +155,13 @@ static int lhost_name(lua_State *L)
 	return 1;
 }
 
-/* host:sockets(states) -> list of { state, src, dst, rqueue, wqueue,
- * inode, timer, expires, retrans } from sock_diag. states: a list of state
+/* host:sockets(states) -> list of { state, src, dst, sport, dport, rqueue,
+ * wqueue, inode, timer, expires, retrans } from sock_diag: src and dst as
+ * "ip:port", sport and dport as numbers. states: a list of state
  * names, or nil for all. */
 static int lhost_sockets(lua_State *L)
 {
-	check_open_host(L, 1);
+	rsl_check_host(L, 1);
 	uint32_t mask = ~0u;
 	if (!lua_isnoneornil(L, 2)) {
 		luaL_checktype(L, 2, LUA_TTABLE);
@@ -240,22 +183,16 @@ static int lhost_sockets(lua_State *L)
 	int saved = rsl_host_enter(L, 1);
 	int rc = rsl_diag_list(mask, &v, &n, err, sizeof err);
 	rsl_host_leave(L, saved);
-	if (rc != RSL_OK) {
-		lua_pushnil(L);
-		lua_pushstring(L, rsl_user_error(err));
-		lua_pushstring(L, "EDIAG");
-		return 3;
-	}
+	if (rc != RSL_OK)
+		return rsl_push_fail(L, "EDIAG", err);
 	lua_createtable(L, (int)n, 0);
 	for (size_t i = 0; i < n; i++) {
-		lua_createtable(L, 0, 10);
+		lua_createtable(L, 0, 12);
 		const char *st = rsl_tcp_state_name(v[i].state);
 		lua_pushstring(L, st ? st : "?");
 		lua_setfield(L, -2, "state");
-		rsl_push_ip_port(L, v[i].family, v[i].src, v[i].sport);
-		lua_setfield(L, -2, "src");
-		rsl_push_ip_port(L, v[i].family, v[i].dst, v[i].dport);
-		lua_setfield(L, -2, "dst");
+		rsl_set_endpoint(L, "src", "sport", v[i].family, v[i].src, v[i].sport);
+		rsl_set_endpoint(L, "dst", "dport", v[i].family, v[i].dst, v[i].dport);
 		lua_pushinteger(L, v[i].rqueue);
 		lua_setfield(L, -2, "rqueue");
 		lua_pushinteger(L, v[i].wqueue);
@@ -302,5 +239,4 @@ void rsl_open_host(lua_State *L)
 	};
 	rsl_new_class(L, RSL_MT_HOST, methods, meta);
 	luaL_setfuncs(L, funcs, 0);
-	rsl_open_link(L);
 }

@@ -20,11 +20,8 @@ static int link_result(lua_State *L, int rc, const char *err)
 		return 1;
 	}
 	if (rc == RSL_EINVAL)
-		return luaL_error(L, "%s", rsl_user_error(err));
-	lua_pushnil(L);
-	lua_pushstring(L, rsl_user_error(err));
-	lua_pushstring(L, rc == RSL_EAGAIN ? "TIMEOUT" : "ELINK");
-	return 3;
+		return luaL_error(L, "%s", err);
+	return rsl_push_fail(L, rc == RSL_EAGAIN ? "TIMEOUT" : "ELINK", err);
 }
 
 /* veth(hostA, ifA, hostB, ifB) -> true | nil, msg */

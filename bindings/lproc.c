@@ -8,9 +8,9 @@
  * dies with its parent. The parent reads the child's report from the pipe
  * without blocking the loop, so many children can run at once.
  *
- * The runner's other process-level needs live here too: signal(signo), a
- * Signal object that catches a signal on the loop (so Ctrl-C can stop a run
- * cleanly), and isatty(fd).
+ * The runner's other process-level needs live here too: report(text),
+ * exit(code), pid(), isatty(fd), and the file system's listdir(path) and
+ * mkdir(path).
  */
 #include "private.h"
 
@@ -18,10 +18,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <dirent.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,13 +54,14 @@ static int child_traceback(lua_State *L)
 }
 
 /* The child's whole life: a new Lua state, the module's child_main. */
-static int child_main(const char *module, const char *arg, size_t alen)
+static int child_main(lua_CFunction open_state, const char *module, const char *arg,
+                      size_t alen)
 {
 	lua_State *L = luaL_newstate();
 	if (L == NULL)
 		return 70;
 	luaL_openlibs(L);
-	luaL_requiref(L, "rstlab", luaopen_rstlab, 0);
+	luaL_requiref(L, "rstlab", open_state, 0);
 	lua_pop(L, 1);
 	lua_pushcfunction(L, child_traceback);
 	lua_getglobal(L, "require");
@@ -79,9 +83,11 @@ fail:
 	return 70;
 }
 
-/* fork(module, arg) -> Proc. */
+/* fork(module, arg) -> Proc | nil, msg, code. Upvalue: the function
+ * that opens rstlab in the child's Lua state. */
 static int lproc_fork(lua_State *L)
 {
+	lua_CFunction open_state = lua_tocfunction(L, lua_upvalueindex(1));
 	const char *module = luaL_checkstring(L, 1);
 	size_t alen;
 	const char *arg = luaL_checklstring(L, 2, &alen);
@@ -118,7 +124,7 @@ static int lproc_fork(lua_State *L)
 			fcntl(REPORT_FD, F_SETFD, fl & ~FD_CLOEXEC);
 		}
 		close_range(REPORT_FD + 1, ~0U, 0);
-		_exit(child_main(module, arg, alen));
+		_exit(child_main(open_state, module, arg, alen));
 	}
 	/* Also here, so the group exists before the parent may kill it. */
 	setpgid(pid, pid);
@@ -274,113 +280,6 @@ static int lproc_gc(lua_State *L)
 	return 0;
 }
 
-/* ---- signals ------------------------------------------------------------ */
-
-/* A signal caught on the engine's loop: deliveries are counted while no
- * actor waits, and wake the waiting actor otherwise. libev attaches a
- * signal to one loop per process, so a second engine asking for the same
- * signal gets an error instead of libev's assertion. */
-struct lsignal {
-	ev_signal sig;
-	struct rsl_waiter w;
-	int pending;            /* deliveries nobody has waited for yet */
-	bool active;
-};
-
-static struct ev_loop *signal_owner[NSIG];
-
-static struct lsignal *check_signal(lua_State *L, int idx)
-{
-	return luaL_checkudata(L, idx, RSL_MT_SIGNAL);
-}
-
-static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
-{
-	struct lsignal *s = (struct lsignal *)((char *)w - offsetof(struct lsignal, sig));
-	if (rsl_waiter_busy(&s->w))
-		rsl_waiter_wake(&s->w, "ready");
-	else
-		s->pending++;
-}
-
-/* One close path: stop catching (the signal's default action is back),
- * wake a waiting actor with "closed". */
-static void signal_close(struct lsignal *s)
-{
-	if (!s->active)
-		return;
-	struct ev_loop *ev = s->w.eng->loop->ev;
-	ev_signal_stop(ev, &s->sig);
-	signal_owner[s->sig.signum] = NULL;
-	s->active = false;
-	rsl_waiter_wake(&s->w, "closed");
-}
-
-/* signal(signo) -> Signal: catch signo on this engine's loop from now on,
- * instead of its default action. */
-static int lproc_signal(lua_State *L)
-{
-	int signo = (int)luaL_checkinteger(L, 1);
-	struct rsl_engine *eng = rsl_engine_get(L);
-	luaL_argcheck(L, signo > 0 && signo < NSIG && signo != SIGKILL && signo != SIGSTOP, 1,
-	              "not a signal that can be caught");
-	if (signal_owner[signo] != NULL)
-		return luaL_error(L, "signal %d is already caught by an engine of this process", signo);
-	struct lsignal *s = lua_newuserdatauv(L, sizeof *s, 0);
-	s->pending = 0;
-	s->active = false;
-	rsl_waiter_init(&s->w, eng);
-	ev_signal_init(&s->sig, signal_cb, signo);
-	luaL_setmetatable(L, RSL_MT_SIGNAL);
-	ev_signal_start(eng->loop->ev, &s->sig);
-	/* A caught signal must not keep the loop running on its own. */
-	ev_unref(eng->loop->ev);
-	signal_owner[signo] = eng->loop->ev;
-	s->active = true;
-	return 1;
-}
-
-/* sig:wait([timeout]) -> "ready" | "timeout" | "closed": until the signal
- * arrives (at once if it arrived since the last wait). */
-static int lsignal_wait(lua_State *L)
-{
-	struct lsignal *s = check_signal(L, 1);
-	double timeout = luaL_optnumber(L, 2, -1);
-	if (s->pending > 0) {
-		s->pending--;
-		lua_pushliteral(L, "ready");
-		return 1;
-	}
-	if (!s->active) {
-		lua_pushliteral(L, "closed");
-		return 1;
-	}
-	return rsl_waiter_wait(L, &s->w, 1, "this signal", -1, 0, timeout);
-}
-
-/* sig:close(): stop catching the signal (idempotent). */
-static int lsignal_close(lua_State *L)
-{
-	struct lsignal *s = check_signal(L, 1);
-	if (s->active)
-		ev_ref(s->w.eng->loop->ev);
-	signal_close(s);
-	return 0;
-}
-
-static int lsignal_gc(lua_State *L)
-{
-	struct lsignal *s = check_signal(L, 1);
-	if (s->active) {
-		ev_ref(s->w.eng->loop->ev);
-		ev_signal_stop(s->w.eng->loop->ev, &s->sig);
-		signal_owner[s->sig.signum] = NULL;
-		s->active = false;
-	}
-	rsl_waiter_drop(&s->w);
-	return 0;
-}
-
 /* isatty(fd) -> bool, columns | nil: whether fd is a terminal, and its
  * width when the terminal says. */
 static int lproc_isatty(lua_State *L)
@@ -399,7 +298,67 @@ static int lproc_isatty(lua_State *L)
 	return 2;
 }
 
-void rsl_open_proc(lua_State *L)
+/* pid() -> this process's id */
+static int lproc_getpid(lua_State *L)
+{
+	lua_pushinteger(L, getpid());
+	return 1;
+}
+
+/* listdir(path) -> { {name =, dir = bool}, ... } | nil, msg, code: the
+ * entries of a directory, without "." and "..", in the order readdir
+ * gives them. */
+static int lproc_listdir(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	DIR *d = opendir(path);
+	if (d == NULL)
+		return rsl_push_errno(L, errno, path);
+	lua_newtable(L);
+	int n = 0;
+	for (struct dirent *de; (de = readdir(d)) != NULL;) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		bool dir = de->d_type == DT_DIR;
+		if (de->d_type == DT_UNKNOWN || de->d_type == DT_LNK) {
+			struct stat st;
+			dir = fstatat(dirfd(d), de->d_name, &st, 0) == 0 && S_ISDIR(st.st_mode);
+		}
+		lua_createtable(L, 0, 2);
+		lua_pushstring(L, de->d_name);
+		lua_setfield(L, -2, "name");
+		lua_pushboolean(L, dir);
+		lua_setfield(L, -2, "dir");
+		lua_rawseti(L, -2, ++n);
+	}
+	closedir(d);
+	return 1;
+}
+
+/* mkdir(path) -> true | nil, msg, code: like mkdir -p (0755, then the
+ * umask). */
+static int lproc_mkdir(lua_State *L)
+{
+	char buf[PATH_MAX];
+	const char *path = luaL_checkstring(L, 1);
+	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+		return rsl_push_errno(L, ENAMETOOLONG, path);
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return rsl_push_errno(L, errno, buf);
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+void rsl_open_proc(lua_State *L, lua_CFunction open_state)
 {
 	static const luaL_Reg methods[] = {
 		{ "pid", lproc_pid }, { "read_now", lproc_read_now }, { "wait", lproc_wait },
@@ -409,15 +368,10 @@ void rsl_open_proc(lua_State *L)
 	static const luaL_Reg meta[] = { { "__gc", lproc_gc }, { NULL, NULL } };
 	static const luaL_Reg funcs[] = {
 		{ "fork", lproc_fork }, { "report", lproc_report }, { "exit", lproc_exit },
-		{ "signal", lproc_signal }, { "isatty", lproc_isatty }, { NULL, NULL },
-	};
-	static const luaL_Reg sig_methods[] = {
-		{ "wait", lsignal_wait }, { "close", lsignal_close }, { NULL, NULL },
-	};
-	static const luaL_Reg sig_meta[] = {
-		{ "__gc", lsignal_gc }, { "__close", lsignal_close }, { NULL, NULL },
+		{ "isatty", lproc_isatty }, { "pid", lproc_getpid },
+		{ "listdir", lproc_listdir }, { "mkdir", lproc_mkdir }, { NULL, NULL },
 	};
 	rsl_new_class(L, RSL_MT_PROC, methods, meta);
-	rsl_new_class(L, RSL_MT_SIGNAL, sig_methods, sig_meta);
-	luaL_setfuncs(L, funcs, 0);
+	lua_pushcfunction(L, open_state);
+	luaL_setfuncs(L, funcs, 1);
 }

@@ -52,15 +52,9 @@ static struct lsock *new_sock(lua_State *L)
 static int sock_fail(lua_State *L, struct lsock *ls, int rc)
 {
 	if (rc == RSL_EINVAL)
-		return luaL_error(L, "%s", rsl_user_error(rsl_sock_error(ls->s)));
-	/* The core's message names the call ("recv: Connection reset by
-	 * peer"); drop its C function prefix, keep the rest after the name. */
-	const char *msg = rsl_sock_error(ls->s);
-	const char *sep = strstr(msg, ": ");
-	lua_pushnil(L);
-	lua_pushfstring(L, "%s: %s", rsl_errno_name(rsl_sock_errno(ls->s)), sep ? sep + 2 : msg);
-	lua_pushstring(L, rsl_errno_name(rsl_sock_errno(ls->s)));
-	return 3;
+		return luaL_error(L, "%s", rsl_sock_error(ls->s));
+	/* The core's message names the call: "recv: Connection reset by peer". */
+	return rsl_push_fail(L, rsl_errno_name(rsl_sock_errno(ls->s)), rsl_sock_error(ls->s));
 }
 
 static int wrong_family(lua_State *L, struct lsock *ls, int idx)
@@ -76,6 +70,7 @@ static int lsock_new(lua_State *L)
 {
 	static const char *const fams[] = { "inet", "inet6", NULL };
 	int fam = luaL_checkoption(L, 1, "inet", fams) == 0 ? AF_INET : AF_INET6;
+	lua_settop(L, 2); /* host may be absent: the new socket must not be taken for it */
 	struct lsock *ls = new_sock(L);
 	int saved = rsl_host_enter(L, 2);
 	int rc = rsl_sock_open(ls->s, fam);
@@ -458,6 +453,18 @@ static int lsock_tostring(lua_State *L)
 	return 1;
 }
 
+/* option_names() -> list of socket option names */
+static int loption_names(lua_State *L)
+{
+	lua_newtable(L);
+	int i = 1;
+	for (const char *const *n = rsl_sock_option_names(); *n; n++) {
+		lua_pushstring(L, *n);
+		lua_rawseti(L, -2, i++);
+	}
+	return 1;
+}
+
 void rsl_open_socket(lua_State *L)
 {
 	static const luaL_Reg methods[] = {
@@ -476,7 +483,9 @@ void rsl_open_socket(lua_State *L)
 		{ "__gc", lsock_gc }, { "__close", lsock_close }, { "__tostring", lsock_tostring },
 		{ NULL, NULL },
 	};
-	static const luaL_Reg funcs[] = { { "socket", lsock_new }, { NULL, NULL } };
+	static const luaL_Reg funcs[] = {
+		{ "socket", lsock_new }, { "option_names", loption_names }, { NULL, NULL },
+	};
 	rsl_new_class(L, RSL_MT_SOCKET, methods, meta);
 	luaL_setfuncs(L, funcs, 0);
 }

@@ -1,12 +1,16 @@
 /*
- * Shared by the binding files: the engine record of a Lua state, the waiter
- * that parks a coroutine on the loop, metatable names and check helpers.
+ * The one private header of the bindings: what every type file shares.
+ * Everything declared here is defined in lengine.c (the engine record of a
+ * Lua state, the waiter that parks a coroutine on the loop, the failure
+ * helper, address and host helpers, class registration), except the
+ * rsl_open_* functions, one per type file, which only the module opener
+ * (rstlab_lua.c) calls. A type file includes this header and nothing of
+ * another type file or of the opener.
  */
 #ifndef RSTLAB_BINDINGS_PRIVATE_H
 #define RSTLAB_BINDINGS_PRIVATE_H
 
 #include "internal.h"
-#include "rstlab_lua.h"
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -19,16 +23,32 @@
 #define RSL_MT_SIGNAL "rstlab.Signal"
 #define RSL_MT_ENGINE "rstlab.Engine"
 
-/* One per Lua state: the loop every object of that state runs on. */
+/* ---- the engine: one per Lua state ------------------------------------ */
+
+/* The loop every object of one Lua state runs on. */
 struct rsl_engine {
-	struct rsl_loop *loop;
+	struct rsl_loop *loop;  /* owned */
 	lua_State *L;           /* the main thread: every resume starts here */
-	int home_ns;            /* fd of the network namespace we started in */
-	struct rsl_trace *trace;
+	struct rsl_trace *trace;/* owned; this state's tcp_send_reset reader */
 	bool trace_tried;
 	char trace_why[RSL_ERRLEN];
 	char fatal[2048];       /* an error no actor caught (set by resume) */
 };
+
+/* The engine of L's state, made by rsl_engine_open; raises if none. */
+RSL_HIDDEN struct rsl_engine *rsl_engine_get(lua_State *L);
+/* Make the engine of L's state if it has none yet (the module opener). */
+RSL_HIDDEN void rsl_engine_open(lua_State *L);
+/* Resume co from the loop with nargs values on its stack. An error that
+ * escapes it is kept in eng->fatal for step(). */
+RSL_HIDDEN void rsl_engine_resume(struct rsl_engine *eng, lua_State *co, int nargs);
+/* The coroutine being resumed from the loop right now, or NULL while the
+ * loop waits. Safe to call from a signal handler (the watchdog). */
+RSL_HIDDEN lua_State *rsl_engine_running(void);
+/* Record the coroutine at idx as an actor: only actors may wait. */
+RSL_HIDDEN void rsl_actor_add(lua_State *L, int idx);
+
+/* ---- waiters ------------------------------------------------------------ */
 
 /* A parked coroutine: waits for an fd, a deadline, or an explicit wake. */
 struct rsl_waiter {
@@ -39,8 +59,6 @@ struct rsl_waiter {
 	int anchor;             /* registry ref keeping the owning userdata alive */
 	const char *result;     /* what the deferred wake will say */
 };
-
-RSL_HIDDEN struct rsl_engine *rsl_engine_get(lua_State *L);
 
 RSL_HIDDEN void rsl_waiter_init(struct rsl_waiter *w, struct rsl_engine *eng);
 /* Park the running coroutine until fd is ready for events (EV_READ/EV_WRITE;
@@ -57,41 +75,70 @@ RSL_HIDDEN void rsl_waiter_wake(struct rsl_waiter *w, const char *result);
 RSL_HIDDEN void rsl_waiter_drop(struct rsl_waiter *w);
 RSL_HIDDEN bool rsl_waiter_busy(const struct rsl_waiter *w);
 
-/* A core error text as scripts see it: without the "rsl_<func>: " prefix
- * the core keeps for its own reports. */
-RSL_HIDDEN const char *rsl_user_error(const char *text);
-/* nil, "NAME: text", "NAME" for an errno. Returns 3. */
-RSL_HIDDEN int rsl_push_errno(lua_State *L, int err, const char *text);
+/* ---- failures ----------------------------------------------------------- */
+
+/* The one builder of a failure: pushes nil, "CODE: detail", "CODE" and
+ * returns 3. code is an errno name or one of rstlab's pseudo-codes (the
+ * table of core/errname.c, rsl_code_text); a code not in it raises, since
+ * that is a bug of the caller. detail NULL: the code's own sentence. */
+RSL_HIDDEN int rsl_push_fail(lua_State *L, const char *code, const char *detail);
+/* The result of a call that has no failure code: true (rc RSL_OK), or
+ * nil, msg. Returns the number of values pushed. */
+RSL_HIDDEN int rsl_push_status(lua_State *L, int rc, const char *msg);
+/* rsl_push_fail for an errno: detail "what: strerror(err)" (what may be
+ * NULL). */
+RSL_HIDDEN int rsl_push_errno(lua_State *L, int err, const char *what);
+
+/* ---- addresses ---------------------------------------------------------- */
+
 /* Parse an "ip:port" argument or raise with file:line. */
 RSL_HIDDEN void rsl_check_addr(lua_State *L, int idx, bool allow_noport, struct rsl_addr *a);
+/* "ip:port", or nil for an address never set (family 0). */
 RSL_HIDDEN void rsl_push_addr(lua_State *L, const struct rsl_addr *a);
-RSL_HIDDEN void rsl_push_ip_port(lua_State *L, int family, const uint8_t ip[16], uint16_t port);
+/* Set t.<name> = "ip:port" and t.<portname> = port in the table on top. */
+RSL_HIDDEN void rsl_set_endpoint(lua_State *L, const char *name, const char *portname,
+                                 int family, const uint8_t ip[16], uint16_t port);
 
-/* Run fn inside host's network namespace (the userdata at idx, or the
- * current one when idx is none/nil); fn's return value is passed through. */
-RSL_HIDDEN int rsl_host_enter(lua_State *L, int idx);
-RSL_HIDDEN void rsl_host_leave(lua_State *L, int saved);
+/* ---- hosts -------------------------------------------------------------- */
+
+/* The userdata of rstlab.Host (lhost.c builds it; the helpers below read
+ * it, so that no type file needs another). */
+struct rsl_lhost {
+	int nsfd;               /* -1: the namespace the process runs in */
+	struct rsl_nft *nft;    /* owned, made on first use */
+	bool closed;
+	char name[64];
+};
+
+/* The open host at idx, raising if it is not a host or is closed. */
+RSL_HIDDEN struct rsl_lhost *rsl_check_host(lua_State *L, int idx);
 /* The namespace fd of the host at idx: -1 for the home host (or nil). */
 RSL_HIDDEN int rsl_host_nsfd(lua_State *L, int idx);
+/* Enter the namespace of the host at idx (none/nil: stay) through core's
+ * rsl_netns_enter; raises when that fails. Returns what rsl_host_leave
+ * takes. */
+RSL_HIDDEN int rsl_host_enter(lua_State *L, int idx);
+/* Come back (rsl_netns_leave); failing to is not recoverable and raises. */
+RSL_HIDDEN void rsl_host_leave(lua_State *L, int saved);
+
+/* ---- classes ------------------------------------------------------------ */
 
 /* Register a metatable from methods and metamethods (__index = methods). */
 RSL_HIDDEN void rsl_new_class(lua_State *L, const char *name, const luaL_Reg *methods,
                               const luaL_Reg *meta);
 
-RSL_HIDDEN void rsl_open_socket(lua_State *L);
-RSL_HIDDEN void rsl_open_capture(lua_State *L);
-RSL_HIDDEN void rsl_open_host(lua_State *L);
-RSL_HIDDEN void rsl_open_link(lua_State *L); /* called by rsl_open_host */
-RSL_HIDDEN void rsl_open_proc(lua_State *L);
-RSL_HIDDEN void rsl_open_sched(lua_State *L);
+/* ---- the type files: each adds its functions to the table on top ------- */
 
-/* The embedded stdlib (generated): name, source, length; NULL-terminated. */
-struct rsl_embedded {
-	const char *name;       /* module name, e.g. "rstlab.expect" */
-	const char *path;       /* chunk name for tracebacks */
-	const char *src;
-	size_t len;
-};
-extern const struct rsl_embedded rsl_stdlib[];
+RSL_HIDDEN void rsl_open_engine(lua_State *L);  /* lengine.c: fail, errno_name, ... */
+RSL_HIDDEN void rsl_open_socket(lua_State *L);  /* lsocket.c */
+RSL_HIDDEN void rsl_open_capture(lua_State *L); /* lcapture.c */
+RSL_HIDDEN void rsl_open_host(lua_State *L);    /* lhost.c */
+RSL_HIDDEN void rsl_open_link(lua_State *L);    /* llink.c */
+RSL_HIDDEN void rsl_open_timer(lua_State *L);   /* ltimer.c: timers, signals */
+RSL_HIDDEN void rsl_open_trace(lua_State *L);   /* ltrace.c */
+RSL_HIDDEN void rsl_open_sandbox(lua_State *L); /* lsandbox.c */
+/* lproc.c. open_state opens the library in a forked child's new Lua
+ * state (luaopen_rstlab, given by the opener: lproc.c does not call it). */
+RSL_HIDDEN void rsl_open_proc(lua_State *L, lua_CFunction open_state);
 
 #endif

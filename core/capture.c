@@ -81,6 +81,7 @@ struct rsl_capture {
 	bool busy;                   /* inside pcap_dispatch: pcap_close and
 	                                free must wait until it returns */
 	bool free_pending;           /* rsl_capture_free called while busy */
+	bool failed;                 /* the current drain lost packets or a handle */
 	char err[RSL_ERRLEN];
 };
 
@@ -173,6 +174,7 @@ static void on_frame(u_char *user, const struct pcap_pkthdr *hdr, const u_char *
 	if (s == NULL) {
 		rsl_set_error(cap->err, "out of memory storing packet %zu",
 		              cap->count + cap->pending);
+		cap->failed = true;
 		return;
 	}
 	/* A double cannot hold nanoseconds since 1970 (its step is ~0.5 us
@@ -195,6 +197,7 @@ static void on_frame(u_char *user, const struct pcap_pkthdr *hdr, const u_char *
 	if (s->raw == NULL) {
 		rsl_set_error(cap->err, "out of memory storing packet %zu",
 		              cap->count + cap->pending);
+		cap->failed = true;
 		return;
 	}
 	s->handle = handle_index(cap, h);
@@ -241,6 +244,7 @@ static void drain_handle(struct rsl_capture *cap, struct cap_handle *h)
 		if (n < 0) {
 			rsl_set_error(cap->err, "capture on %s failed: %s", h->label,
 			              pcap_geterr(h->pcap));
+			cap->failed = true;
 			if (cap->loop)
 				ev_io_stop(cap->loop->ev, &h->io);
 			break;
@@ -269,20 +273,25 @@ static void on_readable(struct ev_loop *ev, ev_io *w, int revents)
 	rsl_capture_drain(cap);
 }
 
-void rsl_capture_drain(struct rsl_capture *cap)
+int rsl_capture_drain(struct rsl_capture *cap)
 {
 	size_t i;
+	bool failed;
 
-	/* Called from on_packet, it would re-enter pcap_dispatch. */
+	/* Called from on_packet, it would re-enter pcap_dispatch: the drain
+	 * under way reports. */
 	if (cap == NULL || cap->busy)
-		return;
+		return RSL_OK;
 	cap->busy = true;
+	cap->failed = false;
 	/* nhandles is re-read: a callback may add a handle. */
 	for (i = 0; i < cap->nhandles && !cap->free_pending; i++)
 		drain_handle(cap, cap->handles[i]);
 	if (!cap->free_pending)
 		publish(cap);
-	settle(cap);
+	failed = cap->failed;
+	settle(cap); /* may free cap */
+	return failed ? RSL_ESYS : RSL_OK;
 }
 
 static int add_handle(struct rsl_capture *cap, struct cap_handle *h)

@@ -103,22 +103,7 @@ static int list_push(struct list *l, const struct inet_diag_msg *m)
 	return 0;
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err == NULL || errlen == 0)
-		return;
-	/* err belongs to the caller, not to an object: prefix it by hand
-	 * with the public function's name, as rsl_set_error would. */
-	int k = snprintf(err, errlen, "rsl_diag_list: ");
-	if (k < 0 || (size_t)k >= errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err + k, errlen - (size_t)k, fmt, ap);
-	va_end(ap);
-}
+#define seterr rsl_format_error
 
 static const char *family_name(int family)
 {

@@ -24,7 +24,7 @@
 #include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
 
-#define seterr(...) rsl_format_error(err, errlen, __func__, __VA_ARGS__)
+#define seterr(...) rsl_format_error(err, errlen, __VA_ARGS__)
 
 static bool ifname_ok(const char *name)
 {
@@ -38,16 +38,16 @@ static bool ifname_ok(const char *name)
 }
 
 /* A route socket in nsfd's namespace (the caller stays where it was). */
-static struct nl_sock *route_sock(int nsfd, const char *func, char *err, size_t errlen)
+static struct nl_sock *route_sock(int nsfd, char *err, size_t errlen)
 {
 	int saved, e;
 	if (rsl_netns_enter(nsfd, &saved, err, errlen) != RSL_OK)
 		return NULL;
 	struct nl_sock *sk = nl_socket_alloc();
 	if (sk == NULL)
-		rsl_format_error(err, errlen, func, "out of memory");
+		rsl_format_error(err, errlen, "out of memory");
 	else if ((e = nl_connect(sk, NETLINK_ROUTE)) < 0) {
-		rsl_format_error(err, errlen, func, "netlink: %s", nl_geterror(e));
+		rsl_format_error(err, errlen, "netlink: %s", nl_geterror(e));
 		nl_socket_free(sk);
 		sk = NULL;
 	}
@@ -69,7 +69,7 @@ int rsl_link_veth(int nsfd_a, const char *if_a, int nsfd_b, const char *if_b,
 		seterr("interface names are 1 to 15 characters, without '/', ':' or blanks");
 		return RSL_EINVAL;
 	}
-	sk = route_sock(-1, __func__, err, errlen);
+	sk = route_sock(-1, err, errlen);
 	if (sk == NULL)
 		return RSL_ESYS;
 	link = rtnl_link_veth_alloc();
@@ -114,7 +114,7 @@ int rsl_link_addr(int nsfd, const char *ifname, const char *cidr, char *err, siz
 		       "\"fd00::1/64\")", cidr);
 		return RSL_EINVAL;
 	}
-	sk = route_sock(nsfd, __func__, err, errlen);
+	sk = route_sock(nsfd, err, errlen);
 	if (sk == NULL)
 		goto out;
 	struct nl_cache *links = NULL;
@@ -157,7 +157,7 @@ out:
 int rsl_link_set_up(int nsfd, const char *ifname, bool up, char *err, size_t errlen)
 {
 	struct rtnl_link *link = NULL, *change = NULL;
-	struct nl_sock *sk = route_sock(nsfd, __func__, err, errlen);
+	struct nl_sock *sk = route_sock(nsfd, err, errlen);
 	int rc = RSL_ESYS, e;
 
 	if (sk == NULL)
@@ -195,8 +195,8 @@ static int ignore_msg(struct nl_msg *msg, void *arg)
 
 int rsl_link_wait_up(int nsfd, const char *ifname, double timeout, char *err, size_t errlen)
 {
-	struct nl_sock *sk = route_sock(nsfd, __func__, err, errlen);
-	struct nl_sock *ev = route_sock(nsfd, __func__, err, errlen);
+	struct nl_sock *sk = route_sock(nsfd, err, errlen);
+	struct nl_sock *ev = route_sock(nsfd, err, errlen);
 	double deadline = rsl_now() + timeout;
 	int rc = RSL_ESYS, e;
 
@@ -267,7 +267,7 @@ int rsl_link_route(int nsfd, const char *dst, const char *via, char *err, size_t
 		goto out;
 	}
 	rc = RSL_ESYS;
-	sk = route_sock(nsfd, __func__, err, errlen);
+	sk = route_sock(nsfd, err, errlen);
 	if (sk == NULL)
 		goto out;
 	route = rtnl_route_alloc();

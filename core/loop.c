@@ -9,14 +9,13 @@
 #include <stdlib.h>
 #include <time.h>
 
-void rsl_format_error(char *buf, size_t len, const char *func, const char *fmt, ...)
+void rsl_format_error(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
-	int n = snprintf(buf, len, "%s: ", func);
-	if (n < 0 || (size_t)n >= len)
+	if (buf == NULL || len == 0)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+	vsnprintf(buf, len, fmt, ap);
 	va_end(ap);
 }
 

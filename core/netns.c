@@ -34,10 +34,13 @@
 #include <netlink/idiag/msg.h>
 #include <netlink/route/link.h>
 
-#define seterr(...) rsl_format_error(err, errlen, __func__, __VA_ARGS__)
+#define seterr(...) rsl_format_error(err, errlen, __VA_ARGS__)
 
+/* Entering and leaving keep the caller's errno when they succeed, so that
+ * a call made inside the namespace can be checked after coming back. */
 int rsl_netns_enter(int nsfd, int *saved, char *err, size_t errlen)
 {
+	int keep = errno;
 	*saved = -1;
 	if (nsfd < 0)
 		return RSL_OK;
@@ -50,14 +53,17 @@ int rsl_netns_enter(int nsfd, int *saved, char *err, size_t errlen)
 		int e = errno;
 		close(cur);
 		seterr("setns: %s", strerror(e));
+		errno = e;
 		return RSL_ESYS;
 	}
 	*saved = cur;
+	errno = keep;
 	return RSL_OK;
 }
 
 int rsl_netns_leave(int saved, char *err, size_t errlen)
 {
+	int keep = errno;
 	if (saved < 0)
 		return RSL_OK;
 	int rc = setns(saved, CLONE_NEWNET);
@@ -65,8 +71,10 @@ int rsl_netns_leave(int saved, char *err, size_t errlen)
 	close(saved);
 	if (rc < 0) {
 		seterr("returning to the previous network namespace: %s", strerror(e));
+		errno = e;
 		return RSL_ESYS;
 	}
+	errno = keep;
 	return RSL_OK;
 }
 

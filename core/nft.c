@@ -31,12 +31,12 @@ int rsl_nft_open(int nsfd, struct rsl_nft **out, char *err, size_t errlen)
 
 	*out = NULL;
 	if (n == NULL) {
-		rsl_format_error(err, errlen, __func__, "out of memory");
+		rsl_format_error(err, errlen, "out of memory");
 		return RSL_ESYS;
 	}
 	n->nsfd = -1;
 	if (nsfd >= 0 && (n->nsfd = fcntl(nsfd, F_DUPFD_CLOEXEC, 0)) < 0) {
-		rsl_format_error(err, errlen, __func__, "dup: %s", strerror(errno));
+		rsl_format_error(err, errlen, "dup: %s", strerror(errno));
 		free(n);
 		return RSL_ESYS;
 	}
@@ -54,7 +54,7 @@ int rsl_nft_open(int nsfd, struct rsl_nft **out, char *err, size_t errlen)
 	}
 	if (n->ctx == NULL || nft_ctx_buffer_output(n->ctx) != 0 ||
 	    nft_ctx_buffer_error(n->ctx) != 0) {
-		rsl_format_error(err, errlen, __func__, "cannot create an nftables context");
+		rsl_format_error(err, errlen, "cannot create an nftables context");
 		rsl_nft_close(n);
 		return RSL_ESYS;
 	}

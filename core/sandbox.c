@@ -52,18 +52,18 @@ int rsl_lo_up(char *err, size_t errlen)
 	int rc = RSL_ESYS;
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		rsl_format_error(err, errlen, __func__, "socket: %s", strerror(errno));
+		rsl_format_error(err, errlen, "socket: %s", strerror(errno));
 		return RSL_ESYS;
 	}
 	memset(&ifr, 0, sizeof ifr);
 	snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
 	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
-		rsl_format_error(err, errlen, __func__, "SIOCGIFFLAGS lo: %s", strerror(errno));
+		rsl_format_error(err, errlen, "SIOCGIFFLAGS lo: %s", strerror(errno));
 		goto out;
 	}
 	ifr.ifr_flags |= IFF_UP;
 	if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) {
-		rsl_format_error(err, errlen, __func__, "SIOCSIFFLAGS lo: %s", strerror(errno));
+		rsl_format_error(err, errlen, "SIOCSIFFLAGS lo: %s", strerror(errno));
 		goto out;
 	}
 	rc = RSL_OK;
@@ -112,7 +112,7 @@ int rsl_sandbox_enter(char *err, size_t errlen)
 
 	if (uid == 0) {
 		if (unshare(CLONE_NEWNET) < 0) {
-			rsl_format_error(err, errlen, __func__, "unshare(CLONE_NEWNET): %s",
+			rsl_format_error(err, errlen, "unshare(CLONE_NEWNET): %s",
 			                 strerror(errno));
 			return RSL_ESYS;
 		}
@@ -120,7 +120,7 @@ int rsl_sandbox_enter(char *err, size_t errlen)
 		/* Rootless: a user namespace in which we are root owns the new
 		 * network namespace, so lo can be brought up without privilege. */
 		if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0) {
-			rsl_format_error(err, errlen, __func__,
+			rsl_format_error(err, errlen,
 			                 "unshare(CLONE_NEWUSER|CLONE_NEWNET): %s (are "
 			                 "unprivileged user namespaces allowed?)", strerror(errno));
 			return RSL_ESYS;
@@ -139,7 +139,7 @@ int rsl_sandbox_enter(char *err, size_t errlen)
 	take_port_slice();
 	return RSL_OK;
 maperr:
-	rsl_format_error(err, errlen, __func__, "writing the user namespace maps: %s",
+	rsl_format_error(err, errlen, "writing the user namespace maps: %s",
 	                 strerror(errno));
 	return RSL_ESYS;
 }
@@ -150,13 +150,13 @@ void rsl_sandbox_ports(int *lo, int *hi)
 	*hi = slot_hi;
 }
 
-bool rsl_sandbox_prepare_tracing(char *why, size_t len)
+int rsl_sandbox_prepare_tracing(char *why, size_t len)
 {
 	struct stat st;
 
 	if (geteuid() != 0) {
 		snprintf(why, len, "the tcp_send_reset tracepoint needs root");
-		return false;
+		return RSL_EUNAVAIL;
 	}
 	if (stat(TRACEFS "/events", &st) == 0)
 		goto ready;
@@ -164,19 +164,19 @@ bool rsl_sandbox_prepare_tracing(char *why, size_t len)
 	 * stay as they were, and our children inherit the mount. */
 	if (unshare(CLONE_NEWNS) < 0) {
 		snprintf(why, len, "unshare(CLONE_NEWNS): %s", strerror(errno));
-		return false;
+		return RSL_ESYS;
 	}
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
 		snprintf(why, len, "making mounts private: %s", strerror(errno));
-		return false;
+		return RSL_ESYS;
 	}
 	if (mount("tracefs", TRACEFS, "tracefs", 0, NULL) < 0) {
 		snprintf(why, len, "mounting tracefs on " TRACEFS ": %s", strerror(errno));
-		return false;
+		return RSL_ESYS;
 	}
 ready:
-	if (!rsl_trace_available(why, len))
-		return false;
+	if (rsl_trace_check(why, len) != RSL_OK)
+		return RSL_EUNAVAIL;
 	rsl_trace_sweep_stale();
-	return true;
+	return RSL_OK;
 }

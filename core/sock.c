@@ -46,21 +46,21 @@ static bool ends_connection(int err)
 	}
 }
 
-static int fail(struct rsl_sock *s, const char *func, const char *what)
+static int fail(struct rsl_sock *s, const char *what)
 {
 	if (s->fatal == 0 && ends_connection(s->err))
 		s->fatal = s->err;
-	rsl_format_error(s->errbuf, sizeof s->errbuf, func, "%s: %s", what, strerror(s->err));
+	rsl_format_error(s->errbuf, sizeof s->errbuf, "%s: %s", what, strerror(s->err));
 	return RSL_ESYS;
 }
-#define FAIL(s, what) (((s)->err = errno), fail((s), __func__, (what)))
+#define FAIL(s, what) (((s)->err = errno), fail((s), (what)))
 
-static int check_open(struct rsl_sock *s, const char *func)
+static int check_open(struct rsl_sock *s)
 {
 	if (s->fd >= 0)
 		return RSL_OK;
 	s->err = EBADF;
-	rsl_format_error(s->errbuf, sizeof s->errbuf, func, "the socket is closed");
+	rsl_format_error(s->errbuf, sizeof s->errbuf, "the socket is closed");
 	return RSL_ECLOSED;
 }
 
@@ -132,7 +132,7 @@ int rsl_sock_open(struct rsl_sock *s, int family)
 int rsl_sock_bind(struct rsl_sock *s, const struct rsl_addr *a)
 {
 	struct sockaddr_storage ss;
-	int rc = check_open(s, __func__);
+	int rc = check_open(s);
 	if (rc != RSL_OK)
 		return rc;
 	if (bind(s->fd, (struct sockaddr *)&ss, to_sockaddr(a, &ss)) < 0)
@@ -143,7 +143,7 @@ int rsl_sock_bind(struct rsl_sock *s, const struct rsl_addr *a)
 
 int rsl_sock_listen(struct rsl_sock *s, int backlog)
 {
-	int rc = check_open(s, __func__);
+	int rc = check_open(s);
 	if (rc != RSL_OK)
 		return rc;
 	if (listen(s->fd, backlog) < 0)
@@ -155,7 +155,7 @@ int rsl_sock_listen(struct rsl_sock *s, int backlog)
 int rsl_sock_connect(struct rsl_sock *s, const struct rsl_addr *a)
 {
 	struct sockaddr_storage ss;
-	int rc = check_open(s, __func__);
+	int rc = check_open(s);
 	if (rc != RSL_OK)
 		return rc;
 	s->peer = *a;
@@ -176,14 +176,14 @@ int rsl_sock_connect_finish(struct rsl_sock *s)
 {
 	int soerr = 0;
 	socklen_t len = sizeof soerr;
-	int rc = check_open(s, __func__);
+	int rc = check_open(s);
 	if (rc != RSL_OK)
 		return rc;
 	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
 		return FAIL(s, "getsockopt(SO_ERROR)");
 	if (soerr != 0) {
 		s->err = soerr;
-		return fail(s, __func__, "connect");
+		return fail(s, "connect");
 	}
 	learn_local(s);
 	return RSL_OK;
@@ -193,7 +193,7 @@ int rsl_sock_accept(struct rsl_sock *s, struct rsl_sock *out)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
-	int rc = check_open(s, __func__);
+	int rc = check_open(s);
 	if (rc != RSL_OK)
 		return rc;
 	int fd = accept4(s->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -211,7 +211,7 @@ int rsl_sock_accept(struct rsl_sock *s, struct rsl_sock *out)
 
 int rsl_sock_read(struct rsl_sock *s, void *buf, size_t n, size_t *got)
 {
-	int rc = check_open(s, __func__);
+	int rc = check_open(s);
 	*got = 0;
 	if (rc != RSL_OK)
 		return rc;
@@ -233,7 +233,7 @@ int rsl_sock_read(struct rsl_sock *s, void *buf, size_t n, size_t *got)
 
 int rsl_sock_write(struct rsl_sock *s, const void *buf, size_t n, size_t *put)
 {
-	int rc = check_open(s, __func__);
+	int rc = check_open(s);
 	*put = 0;
 	if (rc != RSL_OK)
 		return rc;
@@ -249,7 +249,7 @@ int rsl_sock_write(struct rsl_sock *s, const void *buf, size_t n, size_t *put)
 
 int rsl_sock_shutdown(struct rsl_sock *s, int how)
 {
-	int rc = check_open(s, __func__);
+	int rc = check_open(s);
 	if (rc != RSL_OK)
 		return rc;
 	if (shutdown(s->fd, how) < 0)
@@ -280,7 +280,7 @@ const struct rsl_addr *rsl_sock_peer(const struct rsl_sock *s) { return &s->peer
 
 int rsl_sock_pending(struct rsl_sock *s, int *n)
 {
-	int rc = check_open(s, __func__);
+	int rc = check_open(s);
 	if (rc != RSL_OK)
 		return rc;
 	if (ioctl(s->fd, FIONREAD, n) < 0)
@@ -353,7 +353,7 @@ static void resolve(const struct rsl_sock *s, const struct option *o, int *level
 int rsl_sock_set(struct rsl_sock *s, const char *name, const struct rsl_optval *v)
 {
 	const struct option *o = find_option(name);
-	int level, opt, rc = check_open(s, __func__);
+	int level, opt, rc = check_open(s);
 	char what[64];
 	if (rc != RSL_OK)
 		return rc;
@@ -384,7 +384,7 @@ int rsl_sock_set(struct rsl_sock *s, const char *name, const struct rsl_optval *
 int rsl_sock_get(struct rsl_sock *s, const char *name, struct rsl_optval *v)
 {
 	const struct option *o = find_option(name);
-	int level, opt, rc = check_open(s, __func__);
+	int level, opt, rc = check_open(s);
 	char what[64];
 	if (rc != RSL_OK)
 		return rc;
@@ -418,7 +418,7 @@ int rsl_sock_tcp_info(struct rsl_sock *s, struct rsl_tcpinfo *out)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof ti;
-	int rc = check_open(s, __func__);
+	int rc = check_open(s);
 	if (rc != RSL_OK)
 		return rc;
 	memset(&ti, 0, sizeof ti);

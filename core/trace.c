@@ -113,7 +113,7 @@ static int write_attr(const char *dir, const char *name, const char *text)
 	return -1;
 }
 
-bool rsl_trace_available(char *why, size_t len)
+int rsl_trace_check(char *why, size_t len)
 {
 	char path[PATH_MAX];
 	const char *root = tracefs_root();
@@ -123,25 +123,25 @@ bool rsl_trace_available(char *why, size_t len)
 	if (root == NULL) {
 		snprintf(why, len, "tracefs is not mounted (neither /sys/kernel/tracing "
 		         "nor /sys/kernel/debug/tracing)");
-		return false;
+		return RSL_EUNAVAIL;
 	}
 	snprintf(path, sizeof path, "%s/" EVENT_DIR, root);
 	if (access(path, F_OK) < 0) {
 		int e = errno;
 		snprintf(why, len, "this kernel has no tcp:tcp_send_reset tracepoint "
 		         "(%s: %s)", path, strerror(e));
-		return false;
+		return RSL_EUNAVAIL;
 	}
 	snprintf(path, sizeof path, "%s/instances", root);
 	if (access(path, W_OK) < 0) {
 		int e = errno;
 		snprintf(why, len, "cannot create tracing instances in %s: %s", path,
 		         strerror(e));
-		return false;
+		return RSL_EUNAVAIL;
 	}
 	if (len > 0)
 		why[0] = '\0';
-	return true;
+	return RSL_OK;
 }
 
 static int remove_dir(const char *dir);
@@ -155,7 +155,7 @@ static int create_instance(const char *dir, char *err, size_t errlen)
 	if (mkdir(dir, 0700) < 0) {
 		e = errno;
 		if (e != EEXIST) {
-			rsl_format_error(err, errlen, __func__, "mkdir %s: %s", dir, strerror(e));
+			rsl_format_error(err, errlen, "mkdir %s: %s", dir, strerror(e));
 			return e == ENOENT || e == EACCES || e == EPERM || e == EROFS
 			       ? RSL_EUNAVAIL : RSL_ESYS;
 		}
@@ -164,7 +164,7 @@ static int create_instance(const char *dir, char *err, size_t errlen)
 		 * while a trace_pipe of the instance is open. */
 		if (rmdir(dir) < 0 || mkdir(dir, 0700) < 0) {
 			e = errno;
-			rsl_format_error(err, errlen, __func__, "replacing %s: %s%s", dir,
+			rsl_format_error(err, errlen, "replacing %s: %s%s", dir,
 			                 strerror(e), e == EBUSY
 			                 ? " (a trace is already open in this process)" : "");
 			return RSL_ESYS;
@@ -176,7 +176,7 @@ static int create_instance(const char *dir, char *err, size_t errlen)
 	 * matched to packets by address, not by time. */
 	if (write_attr(dir, EVENT_DIR "/enable", "1") < 0) {
 		e = errno;
-		rsl_format_error(err, errlen, __func__, "enabling tcp:tcp_send_reset in %s: %s",
+		rsl_format_error(err, errlen, "enabling tcp:tcp_send_reset in %s: %s",
 		                 dir, strerror(e));
 		(void)rmdir(dir);
 		return e == ENOENT ? RSL_EUNAVAIL : RSL_ESYS;
@@ -191,7 +191,7 @@ static int open_reader(const char *dir, bool owned, struct rsl_trace **out,
 	char pipe[PATH_MAX + 16];
 	struct rsl_trace *t = calloc(1, sizeof *t);
 	if (t == NULL) {
-		rsl_format_error(err, errlen, __func__, "out of memory");
+		rsl_format_error(err, errlen, "out of memory");
 		return RSL_ESYS;
 	}
 	snprintf(t->dir, sizeof t->dir, "%s", dir);
@@ -200,7 +200,7 @@ static int open_reader(const char *dir, bool owned, struct rsl_trace **out,
 	t->fd = open(pipe, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (t->fd < 0) {
 		int e = errno;
-		rsl_format_error(err, errlen, __func__, "open %s: %s", pipe, strerror(e));
+		rsl_format_error(err, errlen, "open %s: %s", pipe, strerror(e));
 		free(t);
 		return e == ENOENT ? RSL_EUNAVAIL : RSL_ESYS;
 	}
@@ -224,17 +224,17 @@ int rsl_trace_open(struct rsl_trace **out, char *err, size_t errlen)
 		errlen = sizeof noerr;
 	}
 	if (out == NULL) {
-		rsl_format_error(err, errlen, __func__, "out must not be NULL");
+		rsl_format_error(err, errlen, "out must not be NULL");
 		return RSL_EINVAL;
 	}
 	*out = NULL;
 	const char *root = tracefs_root();
 	if (root == NULL) {
-		rsl_format_error(err, errlen, __func__, "tracefs is not mounted");
+		rsl_format_error(err, errlen, "tracefs is not mounted");
 		return RSL_EUNAVAIL;
 	}
 	if (instance_path(dir, sizeof dir, root, (long)getpid()) < 0) {
-		rsl_format_error(err, errlen, __func__, "tracefs path too long");
+		rsl_format_error(err, errlen, "tracefs path too long");
 		return RSL_ESYS;
 	}
 	int rc = create_instance(dir, err, errlen);
@@ -247,16 +247,16 @@ int rsl_trace_open(struct rsl_trace **out, char *err, size_t errlen)
 }
 
 /* The directory of instance name, or an error. */
-static int named_dir(const char *func, const char *name, char *dir, size_t len,
+static int named_dir(const char *name, char *dir, size_t len,
                      char *err, size_t errlen)
 {
 	const char *root = tracefs_root();
 	if (root == NULL) {
-		rsl_format_error(err, errlen, func, "tracefs is not mounted");
+		rsl_format_error(err, errlen, "tracefs is not mounted");
 		return RSL_EUNAVAIL;
 	}
 	if (strchr(name, '/') != NULL || named_path(dir, len, root, name) < 0) {
-		rsl_format_error(err, errlen, func, "bad instance name '%s'", name);
+		rsl_format_error(err, errlen, "bad instance name '%s'", name);
 		return RSL_EINVAL;
 	}
 	return RSL_OK;
@@ -265,7 +265,7 @@ static int named_dir(const char *func, const char *name, char *dir, size_t len,
 int rsl_trace_create(const char *name, char *err, size_t errlen)
 {
 	char dir[PATH_MAX];
-	int rc = named_dir(__func__, name, dir, sizeof dir, err, errlen);
+	int rc = named_dir(name, dir, sizeof dir, err, errlen);
 	return rc != RSL_OK ? rc : create_instance(dir, err, errlen);
 }
 
@@ -273,7 +273,7 @@ int rsl_trace_attach(const char *name, struct rsl_trace **out, char *err, size_t
 {
 	char dir[PATH_MAX];
 	*out = NULL;
-	int rc = named_dir(__func__, name, dir, sizeof dir, err, errlen);
+	int rc = named_dir(name, dir, sizeof dir, err, errlen);
 	if (rc != RSL_OK)
 		return rc;
 	rc = open_reader(dir, false, out, err, errlen);
@@ -289,7 +289,7 @@ int rsl_trace_attach(const char *name, struct rsl_trace **out, char *err, size_t
 void rsl_trace_destroy(const char *name)
 {
 	char dir[PATH_MAX], err[RSL_ERRLEN];
-	if (named_dir(__func__, name, dir, sizeof dir, err, sizeof err) != RSL_OK)
+	if (named_dir(name, dir, sizeof dir, err, sizeof err) != RSL_OK)
 		return;
 	(void)write_attr(dir, EVENT_DIR "/enable", "0");
 	(void)remove_dir(dir);

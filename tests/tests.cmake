@@ -3,13 +3,19 @@
 pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 find_program(LUA_INTERP NAMES lua5.4 lua54 REQUIRED)
 
-# tests/core/test_<module>.c: one cmocka executable per core module.
+# tests/core/test_<module>.c: one cmocka executable per core module;
+# tests/core/test_lua_<module>.c tests a Lua module of bindings/ from C
+# (linked with the bindings and Lua).
 function(rstlab_c_test src)
   get_filename_component(name ${src} NAME_WE)
   add_executable(${name} ${src})
   target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/core ${CMAKE_SOURCE_DIR}/tests/core)
   target_compile_options(${name} PRIVATE ${RSTLAB_WARNINGS})
   target_compile_definitions(${name} PRIVATE RSTLAB_TEST_DATA="${CMAKE_SOURCE_DIR}/tests/data")
+  if(name MATCHES "^test_lua_")
+    target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/bindings)
+    target_link_libraries(${name} PRIVATE rstlab_lua PkgConfig::LUA)
+  endif()
   target_link_libraries(${name} PRIVATE rstlab_core PkgConfig::CMOCKA)
   add_test(NAME core/${name} COMMAND ${name})
   set_tests_properties(core/${name} PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77)

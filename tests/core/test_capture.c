@@ -291,7 +291,7 @@ static void test_capture_live_on_return(void **state)
 	sport = listen_loopback(fx, AF_INET);
 	connect_loopback(fx, AF_INET, sport);
 	/* loopback delivery is synchronous: the handshake is done by now */
-	rsl_capture_drain(fx->cap);
+	assert_int_equal(rsl_capture_drain(fx->cap), RSL_OK);
 	assert_int_equal(rsl_capture_count(fx->cap), 3);
 	assert_int_equal(fx->callbacks, 3);
 }

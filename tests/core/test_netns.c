@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/netlink.h>
@@ -124,6 +125,53 @@ static void test_netns_new_host_is_apart(void **state)
 		assert_in_range(ntohs(sa.sin_port), lo, hi);
 	}
 	close(fd);
+	close(b);
+}
+
+/* The inode of the namespace the calling thread is in now. */
+static unsigned long current_ino(void)
+{
+	struct stat st;
+	assert_int_equal(stat("/proc/thread-self/ns/net", &st), 0);
+	return (unsigned long)st.st_ino;
+}
+
+static void test_netns_enter_leave_restores(void **state)
+{
+	int b, saved = 42;
+	unsigned long home = current_ino(), b_ino;
+	assert_int_equal(rsl_netns_new(&b, err, sizeof err), RSL_OK);
+	assert_int_equal(rsl_netns_inode(b, &b_ino, err, sizeof err), RSL_OK);
+	assert_int_equal(current_ino(), home);
+
+	assert_int_equal(rsl_netns_enter(b, &saved, err, sizeof err), RSL_OK);
+	assert_true(saved >= 0);
+	assert_int_equal(current_ino(), b_ino);
+	/* A failure inside the namespace is still readable after leaving. */
+	errno = ECONNRESET;
+	assert_int_equal(rsl_netns_leave(saved, err, sizeof err), RSL_OK);
+	assert_int_equal(errno, ECONNRESET);
+	assert_int_equal(current_ino(), home);
+	/* leave closed the saved fd */
+	assert_int_equal(fcntl(saved, F_GETFD), -1);
+
+	/* -1: stay where we are; leaving that is a no-op */
+	assert_int_equal(rsl_netns_enter(-1, &saved, err, sizeof err), RSL_OK);
+	assert_int_equal(saved, -1);
+	assert_int_equal(current_ino(), home);
+	assert_int_equal(rsl_netns_leave(saved, err, sizeof err), RSL_OK);
+	assert_int_equal(current_ino(), home);
+
+	/* An fd that is not a network namespace: an error, and no move. */
+	int notns = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(notns >= 0);
+	err[0] = '\0';
+	assert_int_equal(rsl_netns_enter(notns, &saved, err, sizeof err), RSL_ESYS);
+	assert_int_equal(saved, -1);
+	assert_non_null(strstr(err, "setns: "));
+	assert_true(strncmp(err, "rsl_", 4) != 0); /* no C function prefix */
+	assert_int_equal(current_ino(), home);
+	close(notns);
 	close(b);
 }
 
@@ -344,6 +392,7 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_netns_new_host_is_apart),
+		cmocka_unit_test(test_netns_enter_leave_restores),
 		cmocka_unit_test(test_netns_sysctl_per_namespace),
 		cmocka_unit_test(test_netns_sysctl_not_per_namespace),
 		cmocka_unit_test(test_link_veth_carries_tcp),

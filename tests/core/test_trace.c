@@ -31,7 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "rstlab/rstlab.h"
+#include "internal.h" /* the runner's pool and sweep are internal */
 
 static const uint8_t LO4[16] = { 127, 0, 0, 1 };
 static const uint8_t LO6[16] = { [15] = 1 };
@@ -604,12 +604,12 @@ int main(void)
 	if (failed != 0)
 		return failed;
 
-	bool tracing = rsl_sandbox_prepare_tracing(why, sizeof why);
+	bool tracing = rsl_sandbox_prepare_tracing(why, sizeof why) == RSL_OK;
 	if (rsl_sandbox_enter(err, sizeof err) != RSL_OK) {
 		printf("skipped: no network namespace: %s\n", err);
 		return 77;
 	}
-	if (!tracing || !rsl_trace_available(why, sizeof why)) {
+	if (!tracing || rsl_trace_check(why, sizeof why) != RSL_OK) {
 		printf("skipped: tracepoint unavailable: %s\n", why);
 		return 77;
 	}

@@ -6,9 +6,33 @@
  * libev loop.  It never includes a Lua header; the Lua bindings are built on
  * top of it (see rstlab_lua.h).  All types are opaque to users of this header.
  *
- * Conventions: fallible functions return RSL_OK (0) or a negative RSL_E*
- * code; the text of the last error is kept in the object (rsl_*_error()).
- * Outputs go through out-parameters.  Nothing here exits the process.
+ * Conventions: fallible functions return an int status, RSL_OK (0) or a
+ * negative RSL_E* code; the message, a sentence a user can read as it is,
+ * is kept in the object (rsl_*_error()) or, for functions without one,
+ * written to the caller's err/errlen buffer (RSL_ERRLEN bytes are always
+ * enough). Outputs go through out-parameters.  Nothing here exits the
+ * process.
+ *
+ * Pointers: every returned pointer below says who owns it and until when
+ * it is valid.  Threads: the core keeps no locks; use one loop, and every
+ * object made on it, from one thread at a time.
+ *
+ * Process-wide effects (everything else only touches the objects passed):
+ *  - rsl_sandbox_enter unshares the calling process into new network (and,
+ *    when not root, user) namespaces for good, and takes a port slice:
+ *    it creates /tmp/.rstlab-ports (mode 1777; the process's umask is 0
+ *    for the moment it creates that and a slot file) and keeps one slot
+ *    file open and flock()ed until the process exits. rsl_netns_new gives
+ *    new hosts the same slice.
+ *  - rsl_netns_enter/leave, rsl_netns_new and every function taking an
+ *    nsfd setns() the calling thread into that namespace and back; a
+ *    failure to come back is reported (RSL_ESYS), never ignored.
+ *  - rsl_trace_open creates a tracefs instance named rstlab-<pid>, removed
+ *    by rsl_trace_close (a process killed before leaves it behind; the
+ *    rstlab runner sweeps such leftovers).
+ *  - Nothing here installs a signal handler, changes the signal mask or
+ *    ignores SIGPIPE: sockets write with MSG_NOSIGNAL.  (The Lua bindings'
+ *    own effects are listed in rstlab_lua.h.)
  */
 #ifndef RSTLAB_H
 #define RSTLAB_H
@@ -27,7 +51,11 @@ extern "C" {
 #define RSL_API
 #endif
 
+/* The version of this header; rsl_version() says the library's. */
 #define RSTLAB_VERSION "0.1.0"
+
+/* The size of an err buffer that always holds a whole message. */
+#define RSL_ERRLEN 256
 
 enum {
 	RSL_OK = 0,
@@ -40,16 +68,28 @@ enum {
 	RSL_EUNAVAIL = -7,  /* a kernel facility this machine does not offer */
 };
 
-/* ---- errno names ---------------------------------------------------- */
+/* The library's version, "0.1.0": a static string. */
+RSL_API const char *rsl_version(void);
+
+/* ---- error codes ----------------------------------------------------- */
 
 /* "ECONNRESET" for ECONNRESET; "E<number>" for an errno without a name.
- * The returned string is static. */
+ * A static string for a named errno; for another, a buffer of the calling
+ * thread, valid until its next call. */
 RSL_API const char *rsl_errno_name(int err);
+/* The one table of failure codes scripts see: errno names, and rstlab's
+ * pseudo-codes where no errno says what happened: EOF (recv returned 0),
+ * TIMEOUT (the script's own deadline), ECLOSED (the socket was closed
+ * while waiting), EUNAVAIL, ESYSCTL, EDIAG, ELINK, ECAPTURE. Returns the
+ * code's sentence (a static string for rstlab's codes, strerror()'s for an
+ * errno name: valid until the thread's next strerror call), or NULL when
+ * code is not in the table. */
+RSL_API const char *rsl_code_text(const char *code);
 
 /* ---- TCP states ------------------------------------------------------ */
 
-/* "ESTABLISHED", "TIME_WAIT", ... for the kernel's TCP_* state numbers;
- * NULL for a number that is not a state. */
+/* "ESTABLISHED", "TIME_WAIT", ... for the kernel's TCP_* state numbers
+ * (a static string); NULL for a number that is not a state. */
 RSL_API const char *rsl_tcp_state_name(int state);
 /* The state number for a name ("TIME_WAIT" or "TCP_TIME_WAIT"), or -1. */
 RSL_API int rsl_tcp_state_from_name(const char *name);
@@ -68,9 +108,10 @@ struct rsl_addr {
 /* Parse "ip:port" or "[ip6]:port"; a missing port is an error unless
  * allow_noport, in which case port = 0. Returns RSL_OK or RSL_EINVAL. */
 RSL_API int rsl_addr_parse(const char *text, bool allow_noport, struct rsl_addr *out);
-/* Format as "ip:port" / "[ip6]:port" into buf (at least 64 bytes). */
+/* Format as "ip:port" / "[ip6]:port" into buf (at least 64 bytes);
+ * returns buf. */
 RSL_API const char *rsl_addr_format(const struct rsl_addr *a, char *buf, size_t len);
-/* Format only the address part. */
+/* Format only the address part into buf; returns buf. */
 RSL_API const char *rsl_ip_format(int family, const uint8_t ip[16], char *buf, size_t len);
 
 /* ---- decoded packets ------------------------------------------------- */
@@ -118,21 +159,24 @@ RSL_API int rsl_decode(int linktype, const uint8_t *data, size_t caplen,
                        struct rsl_packet *out, const char **why);
 
 /* "S", "S.", "P.", "R.", "F.", "." ... as tcpdump prints TCP flags. buf
- * must hold 10 bytes. */
+ * must hold 10 bytes; returns buf. */
 RSL_API const char *rsl_flags_format(uint8_t flags, char *buf, size_t len);
 
 /* ---- the loop -------------------------------------------------------- */
 
 struct rsl_loop;
 
-/* Caller frees with rsl_loop_free. */
+/* A libev loop of its own (never libev's default loop); NULL when out of
+ * memory. Caller frees with rsl_loop_free, after freeing every object
+ * made on it. */
 RSL_API struct rsl_loop *rsl_loop_new(void);
 RSL_API void rsl_loop_free(struct rsl_loop *loop);
 /* Run one iteration, blocking until an event (once = true) or not. */
 RSL_API void rsl_loop_step(struct rsl_loop *loop, bool block);
 /* Monotonic time in seconds (CLOCK_MONOTONIC). */
 RSL_API double rsl_now(void);
-/* The libev loop (struct ev_loop *), for embedders that add watchers. */
+/* The libev loop (struct ev_loop *), for embedders that add watchers;
+ * owned by loop, valid until rsl_loop_free. */
 RSL_API void *rsl_loop_ev(struct rsl_loop *loop);
 
 /* ---- TCP sockets ----------------------------------------------------- */
@@ -142,7 +186,8 @@ RSL_API void *rsl_loop_ev(struct rsl_loop *loop);
  * block": wait for the fd (rsl_sock_fd) and call again. */
 struct rsl_sock;
 
-/* A closed socket object; caller frees with rsl_sock_free. */
+/* A closed socket object (NULL when out of memory); caller frees with
+ * rsl_sock_free, which closes it first. */
 RSL_API struct rsl_sock *rsl_sock_new(void);
 /* Create the kernel socket (AF_INET or AF_INET6) in the calling thread's
  * current network namespace. */
@@ -168,10 +213,13 @@ RSL_API void rsl_sock_close(struct rsl_sock *s);
 RSL_API void rsl_sock_free(struct rsl_sock *s);
 RSL_API int rsl_sock_fd(const struct rsl_sock *s);
 RSL_API int rsl_sock_family(const struct rsl_sock *s);
+/* The errno and the message of the last failure ("recv: Connection reset
+ * by peer"); the message is owned by s, valid until its next call. */
 RSL_API int rsl_sock_errno(const struct rsl_sock *s);
 RSL_API const char *rsl_sock_error(const struct rsl_sock *s);
 /* Addresses: the local one is remembered at bind/connect time, so it is
- * still known after a failed connect (when getsockname says 0.0.0.0:0). */
+ * still known after a failed connect (when getsockname says 0.0.0.0:0).
+ * Owned by s, valid until rsl_sock_free (family 0: not known). */
 RSL_API const struct rsl_addr *rsl_sock_local(const struct rsl_sock *s);
 RSL_API const struct rsl_addr *rsl_sock_peer(const struct rsl_sock *s);
 /* Bytes waiting in the receive queue (FIONREAD/SIOCINQ). */
@@ -193,7 +241,7 @@ struct rsl_optval {
  * keepidle, keepintvl, keepcnt, user_timeout, quickack, maxseg, cork,
  * notsent_lowat, ttl, v6only. */
 RSL_API int rsl_sock_option_kind(const char *name);
-/* A NULL-terminated list of every option name. */
+/* A NULL-terminated list of every option name (static). */
 RSL_API const char *const *rsl_sock_option_names(void);
 RSL_API int rsl_sock_set(struct rsl_sock *s, const char *name, const struct rsl_optval *v);
 RSL_API int rsl_sock_get(struct rsl_sock *s, const char *name, struct rsl_optval *v);
@@ -217,9 +265,10 @@ RSL_API int rsl_sock_tcp_info(struct rsl_sock *s, struct rsl_tcpinfo *out);
 struct rsl_capture;
 typedef void (*rsl_capture_cb)(struct rsl_capture *cap, size_t index, void *ud);
 
-/* A capture built closed: add interfaces to it. Caller frees with
- * rsl_capture_free. on_packet is called from the loop for each packet
- * stored (may be NULL). */
+/* A capture built closed: add interfaces to it (NULL when out of memory).
+ * Caller frees with rsl_capture_free, before rsl_loop_free. on_packet is
+ * called from the loop (or from rsl_capture_drain) for each packet stored
+ * (may be NULL). */
 RSL_API struct rsl_capture *rsl_capture_new(struct rsl_loop *loop,
                                             rsl_capture_cb on_packet, void *ud);
 /* Open ifname in the calling thread's current network namespace, with a BPF
@@ -227,11 +276,17 @@ RSL_API struct rsl_capture *rsl_capture_new(struct rsl_loop *loop,
  * names the interface in reports (e.g. "A:veth0"); NULL uses ifname. */
 RSL_API int rsl_capture_add(struct rsl_capture *cap, const char *ifname,
                             const char *filter, const char *label);
-/* Read every packet waiting in the kernel now (also done by the loop). */
-RSL_API void rsl_capture_drain(struct rsl_capture *cap);
+/* Read every packet waiting in the kernel now (also done by the loop).
+ * RSL_ESYS when packets were lost meanwhile (out of memory) or an
+ * interface failed and stopped (rsl_capture_error says which); the
+ * packets stored stay readable either way. */
+RSL_API int rsl_capture_drain(struct rsl_capture *cap);
 RSL_API size_t rsl_capture_count(const struct rsl_capture *cap);
+/* Packet i (0-based, i < count). Owned by cap, valid until
+ * rsl_capture_free: storing more packets does not move it. */
 RSL_API const struct rsl_packet *rsl_capture_packet(const struct rsl_capture *cap, size_t i);
-/* The label of the interface packet i was seen on. */
+/* The label of the interface packet i was seen on; owned by cap, valid
+ * until rsl_capture_free. */
 RSL_API const char *rsl_capture_packet_iface(const struct rsl_capture *cap, size_t i);
 /* Frames that were not TCP, or not decodable, are counted, not stored. */
 RSL_API size_t rsl_capture_skipped(const struct rsl_capture *cap);
@@ -241,6 +296,7 @@ RSL_API int rsl_capture_write(struct rsl_capture *cap, const char *path);
 /* Stop capturing (idempotent); the stored packets stay readable. */
 RSL_API void rsl_capture_close(struct rsl_capture *cap);
 RSL_API void rsl_capture_free(struct rsl_capture *cap);
+/* The last failure's message; owned by cap, valid until its next call. */
 RSL_API const char *rsl_capture_error(const struct rsl_capture *cap);
 
 /* ---- sock_diag ------------------------------------------------------- */
@@ -279,33 +335,25 @@ struct rsl_rst_event {
 
 struct rsl_trace;
 
-/* Whether this machine offers the tracepoint to this process; if not, why
- * holds a sentence. */
-RSL_API bool rsl_trace_available(char *why, size_t len);
+/* Whether this machine offers the tracepoint to this process: RSL_OK, or
+ * RSL_EUNAVAIL with a sentence in why. */
+RSL_API int rsl_trace_check(char *why, size_t len);
 /* Create this process's own tracing instance ("rstlab-<pid>"), enable
  * tcp:tcp_send_reset in it and open its trace_pipe non-blocking. Caller
  * closes with rsl_trace_close, which removes the instance. */
 RSL_API int rsl_trace_open(struct rsl_trace **out, char *err, size_t errlen);
-/* A pool of instances for a runner whose children come and go: create
- * instances/<name> with the event enabled (rsl_trace_destroy removes it),
- * and attach a reader to it (its pending lines are discarded; closing the
- * reader leaves the instance). One reader at a time per instance. */
-RSL_API int rsl_trace_create(const char *name, char *err, size_t errlen);
-RSL_API int rsl_trace_attach(const char *name, struct rsl_trace **out, char *err,
-                             size_t errlen);
-RSL_API void rsl_trace_destroy(const char *name);
+/* The trace_pipe's fd (non-blocking), owned by t: watch it for reading. */
 RSL_API int rsl_trace_fd(const struct rsl_trace *t);
 /* Read and parse what the pipe holds now: RSL_OK, or RSL_ESYS with the
- * reason in rsl_trace_error. */
+ * reason in rsl_trace_error (owned by t, valid until its next call). */
 RSL_API int rsl_trace_drain(struct rsl_trace *t);
 RSL_API const char *rsl_trace_error(const struct rsl_trace *t);
 RSL_API size_t rsl_trace_count(const struct rsl_trace *t);
+/* Event i (0-based, i < count). Owned by t, valid until the next
+ * rsl_trace_drain or rsl_trace_close (storing more events may move it). */
 RSL_API const struct rsl_rst_event *rsl_trace_event(const struct rsl_trace *t, size_t i);
+/* Close the reader (NULL is fine) and remove its own instance. */
 RSL_API void rsl_trace_close(struct rsl_trace *t);
-/* Remove the instance of a process that died without doing it. */
-RSL_API void rsl_trace_remove_instance(int pid);
-/* Remove the instances left by rstlab processes that no longer exist. */
-RSL_API void rsl_trace_sweep_stale(void);
 /* Parse one line of trace_pipe output; RSL_OK or RSL_EMALFORMED. src is
  * the RST's source; v4-mapped IPv6 addresses come back as AF_INET. */
 RSL_API int rsl_trace_parse_line(const char *line, struct rsl_rst_event *out);
@@ -324,9 +372,14 @@ RSL_API int rsl_trace_parse_line(const char *line, struct rsl_rst_event *out);
  * lo up, and the same ephemeral port slice as the sandbox (so RST reasons
  * can still be attributed). *out is its fd; the caller closes it. */
 RSL_API int rsl_netns_new(int *out, char *err, size_t errlen);
-/* Enter nsfd (-1: stay); *saved holds what to give rsl_netns_leave. */
+/* Move the calling thread into nsfd (-1: stay where it is). *saved is an
+ * fd of the namespace it left (-1 when it stayed), owned by the pair:
+ * always give it to rsl_netns_leave, which closes it. On failure the
+ * thread has not moved and *saved is -1. */
 RSL_API int rsl_netns_enter(int nsfd, int *saved, char *err, size_t errlen);
-/* Return to the namespace rsl_netns_enter left (no-op for saved -1). */
+/* Return to the namespace rsl_netns_enter left and close saved (no-op for
+ * saved -1). RSL_ESYS when the thread could not go back: it is then still
+ * in the other namespace, and every socket it makes would be born there. */
 RSL_API int rsl_netns_leave(int saved, char *err, size_t errlen);
 /* The namespace's inode number (what /proc/PID/ns/net links to). */
 RSL_API int rsl_netns_inode(int nsfd, unsigned long *ino, char *err, size_t errlen);
@@ -368,30 +421,31 @@ RSL_API int rsl_link_route(int nsfd, const char *dst, const char *via,
 
 /* ---- firewall rules of a host (libnftables) -------------------------- */
 
-/* An nftables context bound to a host's namespace. Caller frees with
- * rsl_nft_close. */
+/* An nftables context bound to a host's namespace (nsfd is duplicated:
+ * the caller keeps its own). Caller frees with rsl_nft_close. */
 struct rsl_nft;
 RSL_API int rsl_nft_open(int nsfd, struct rsl_nft **out, char *err, size_t errlen);
 /* Run nft commands (the text nft -f takes) in the host's namespace; the
  * echo of what was added, with handles, is kept for rsl_nft_output.
  * RSL_EINVAL with the error text (rsl_nft_error) when nft refused. */
 RSL_API int rsl_nft_run(struct rsl_nft *n, const char *cmds);
+/* Owned by n, valid until the next rsl_nft_run or rsl_nft_close. */
 RSL_API const char *rsl_nft_output(const struct rsl_nft *n);
+/* The last failure's message; owned by n, valid until its next call. */
 RSL_API const char *rsl_nft_error(const struct rsl_nft *n);
 RSL_API void rsl_nft_close(struct rsl_nft *n);
 
 /* ---- the scenario sandbox -------------------------------------------- */
 
-/* Enter a fresh network namespace (with a user namespace when not root),
- * bring lo up and give it a private slice of ephemeral ports. Called in a
- * forked child before anything else. err holds the reason on failure. */
+/* Move the calling process into a fresh network namespace (with a user
+ * namespace when not root: the process must be single-threaded), bring lo
+ * up and give it a private slice of ephemeral ports (see the process-wide
+ * effects above: the slot stays taken until the process exits). Meant for
+ * a forked child, before anything else. err holds the reason on failure;
+ * a slice that cannot be had is not a failure (rsl_sandbox_ports says 0). */
 RSL_API int rsl_sandbox_enter(char *err, size_t errlen);
-/* The slice of ports this process holds: [*lo, *hi]. */
+/* The slice of ports this process holds: [*lo, *hi]; 0, 0 for none. */
 RSL_API void rsl_sandbox_ports(int *lo, int *hi);
-/* In the runner, once: a private mount namespace with tracefs mounted,
- * when root and it is not mounted already. Best effort; false and a
- * reason when tracing will not be available. */
-RSL_API bool rsl_sandbox_prepare_tracing(char *why, size_t len);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,108 @@
+/*
+ * The kernel's tcp_send_reset tracepoint, as the stdlib reads RST reasons
+ * from it (stdlib/rstlab/reason.lua): one reader per Lua state, kept in
+ * the engine record, and the pool of tracing instances a runner keeps for
+ * its children.
+ *
+ * Lua: trace_open([instance]), trace_events(from), trace_close(),
+ * trace_create(name), trace_destroy(name), trace_remove(pid).
+ */
+#include "private.h"
+
+/* trace_open([instance]) -> true | nil, why: this state's tcp_send_reset
+ * reader, opened once (later calls say the same): on the named instance of
+ * a runner's pool, or on an instance of this process's own. */
+static int ltrace_open(lua_State *L)
+{
+	struct rsl_engine *eng = rsl_engine_get(L);
+	const char *name = luaL_optstring(L, 1, NULL);
+	if (!eng->trace_tried) {
+		eng->trace_tried = true;
+		char *why = eng->trace_why;
+		size_t n = sizeof eng->trace_why;
+		int rc = rsl_trace_check(why, n);
+		if (rc != RSL_OK) {
+			/* why says it */
+		} else if (name == NULL) {
+			rc = rsl_trace_open(&eng->trace, why, n);
+		} else {
+			/* A runner's slot instance is made by the first scenario of
+			 * the slot that needs it, and kept for the next ones. */
+			rc = rsl_trace_attach(name, &eng->trace, why, n);
+			if (rc == RSL_EUNAVAIL && rsl_trace_create(name, why, n) == RSL_OK)
+				rc = rsl_trace_attach(name, &eng->trace, why, n);
+		}
+		if (rc != RSL_OK)
+			eng->trace = NULL;
+	}
+	return rsl_push_status(L, eng->trace != NULL ? RSL_OK : RSL_EUNAVAIL, eng->trace_why);
+}
+
+/* trace_events(from) -> list of { ts, src, dst, sport, dport, state,
+ * reason } from the from-th event on (1-based), after reading what the
+ * kernel holds now. src and dst are "ip:port"; sport and dport numbers. */
+static int ltrace_events(lua_State *L)
+{
+	struct rsl_engine *eng = rsl_engine_get(L);
+	lua_Integer from = luaL_optinteger(L, 1, 1);
+	lua_newtable(L);
+	if (eng->trace == NULL)
+		return 1;
+	rsl_trace_drain(eng->trace);
+	size_t n = rsl_trace_count(eng->trace);
+	for (size_t i = from > 0 ? (size_t)from - 1 : 0, k = 1; i < n; i++, k++) {
+		const struct rsl_rst_event *e = rsl_trace_event(eng->trace, i);
+		lua_createtable(L, 0, 7);
+		lua_pushnumber(L, e->ts);
+		lua_setfield(L, -2, "ts");
+		rsl_set_endpoint(L, "src", "sport", e->family, e->src, e->sport);
+		rsl_set_endpoint(L, "dst", "dport", e->family, e->dst, e->dport);
+		lua_pushstring(L, e->state);
+		lua_setfield(L, -2, "state");
+		lua_pushstring(L, e->reason);
+		lua_setfield(L, -2, "reason");
+		lua_rawseti(L, -2, (lua_Integer)k);
+	}
+	return 1;
+}
+
+/* trace_close(): remove this state's tracing instance now. */
+static int ltrace_close(lua_State *L)
+{
+	struct rsl_engine *eng = rsl_engine_get(L);
+	rsl_trace_close(eng->trace);
+	eng->trace = NULL;
+	return 0;
+}
+
+/* trace_create(name) -> true | nil, why: an instance for a runner's pool. */
+static int ltrace_create(lua_State *L)
+{
+	char why[RSL_ERRLEN];
+	return rsl_push_status(L, rsl_trace_create(luaL_checkstring(L, 1), why, sizeof why), why);
+}
+
+/* trace_destroy(name): remove a pool instance. */
+static int ltrace_destroy(lua_State *L)
+{
+	rsl_trace_destroy(luaL_checkstring(L, 1));
+	return 0;
+}
+
+/* trace_remove(pid): remove the instance a dead child left behind. */
+static int ltrace_remove(lua_State *L)
+{
+	rsl_trace_remove_instance((int)luaL_checkinteger(L, 1));
+	return 0;
+}
+
+void rsl_open_trace(lua_State *L)
+{
+	static const luaL_Reg funcs[] = {
+		{ "trace_open", ltrace_open }, { "trace_events", ltrace_events },
+		{ "trace_close", ltrace_close }, { "trace_remove", ltrace_remove },
+		{ "trace_create", ltrace_create }, { "trace_destroy", ltrace_destroy },
+		{ NULL, NULL },
+	};
+	luaL_setfuncs(L, funcs, 0);
+}
