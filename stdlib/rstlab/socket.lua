@@ -15,8 +15,6 @@ local check = require "rstlab.check"
 
 local M = {}
 
--- TODO(merge): core.fail comes with the bindings rework.
-core.fail = core.fail or function(code, detail) return nil, code .. ": " .. detail, code end
 
 local Socket = {}
 M.Socket = Socket
