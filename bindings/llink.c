@@ -1,5 +1,5 @@
 /*
- * Links between hosts: the C side of rstlab.Link (stdlib/rstlab/net.lua).
+ * Links between hosts: the C side of rstlab.Link (stdlib/rstlab/link.lua).
  *
  * A link has no kernel object of its own to hold: its veth ends live in
  * the hosts' namespaces and go with them. These functions create the pair,

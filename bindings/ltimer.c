@@ -39,7 +39,7 @@ static int ltimer_gc(lua_State *L)
 }
 
 /* sleep(seconds): park the running actor. */
-static int lsched_sleep(lua_State *L)
+static int ltimer_sleep(lua_State *L)
 {
 	double secs = luaL_checknumber(L, 1);
 	luaL_argcheck(L, secs >= 0, 1, "not a non-negative number of seconds");
@@ -66,7 +66,7 @@ static void start_cb(struct ev_loop *loop, ev_timer *tm, int revents)
 
 /* spawn(fn, ...): a new coroutine running fn(...), started from the loop's
  * next iteration. Returns the coroutine. */
-static int lsched_spawn(lua_State *L)
+static int ltimer_spawn(lua_State *L)
 {
 	int nargs = lua_gettop(L) - 1;
 	luaL_checktype(L, 1, LUA_TFUNCTION);
@@ -89,7 +89,7 @@ static int lsched_spawn(lua_State *L)
 
 /* step(block): one loop iteration; returns nil, or the text of an error
  * that escaped an actor (then cleared). */
-static int lsched_step(lua_State *L)
+static int ltimer_step(lua_State *L)
 {
 	struct rsl_engine *eng = rsl_engine_get(L);
 	if (L != eng->L)
@@ -104,14 +104,14 @@ static int lsched_step(lua_State *L)
 }
 
 /* now(): monotonic seconds. */
-static int lsched_now(lua_State *L)
+static int ltimer_now(lua_State *L)
 {
 	lua_pushnumber(L, rsl_now());
 	return 1;
 }
 
 /* wallclock(): seconds since the epoch, the clock of packet timestamps. */
-static int lsched_wallclock(lua_State *L)
+static int ltimer_wallclock(lua_State *L)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -146,7 +146,7 @@ static void watchdog_signal(int sig)
 /* watchdog(seconds, message): arm (seconds > 0) or disarm (0 or nil) the
  * interrupt of an actor that runs that long without waiting (and of one
  * still running every 0.25 s after). */
-static int lsched_watchdog(lua_State *L)
+static int ltimer_watchdog(lua_State *L)
 {
 	double secs = luaL_optnumber(L, 1, 0);
 	const char *msg = luaL_optstring(L, 2, "the actor ran too long without waiting");
@@ -176,7 +176,7 @@ static int lsched_watchdog(lua_State *L)
 }
 
 /* yieldable(): whether the caller may wait. */
-static int lsched_yieldable(lua_State *L)
+static int ltimer_yieldable(lua_State *L)
 {
 	lua_pushboolean(L, lua_isyieldable(L) && L != rsl_engine_get(L)->L);
 	return 1;
@@ -294,10 +294,10 @@ void rsl_open_timer(lua_State *L)
 	static const luaL_Reg meta[] = { { "__gc", ltimer_gc }, { NULL, NULL } };
 	static const luaL_Reg methods[] = { { NULL, NULL } };
 	static const luaL_Reg funcs[] = {
-		{ "sleep", lsched_sleep }, { "spawn", lsched_spawn },
-		{ "step", lsched_step }, { "now", lsched_now },
-		{ "wallclock", lsched_wallclock }, { "yieldable", lsched_yieldable },
-		{ "watchdog", lsched_watchdog }, { "signal", ltimer_signal },
+		{ "sleep", ltimer_sleep }, { "spawn", ltimer_spawn },
+		{ "step", ltimer_step }, { "now", ltimer_now },
+		{ "wallclock", ltimer_wallclock }, { "yieldable", ltimer_yieldable },
+		{ "watchdog", ltimer_watchdog }, { "signal", ltimer_signal },
 		{ NULL, NULL },
 	};
 	static const luaL_Reg sig_methods[] = {
