@@ -295,7 +295,11 @@ CLAUSES.reason = {
       return nil, string.format("line %d: reason %s unchecked: %s", ctx.rec.lineno, c.name,
         why or "no reason known")
     end
+    -- "none": no kernel announced this RST (a firewall or middlebox made it).
     if tostring(said):upper() ~= c.name:upper() then
+      if said == "none" then
+        return string.format("expected reason %s, but no kernel sent a tcp_send_reset event for this RST", c.name)
+      end
       return string.format("expected reason %s, kernel said %s", c.name, said)
     end
     return nil

@@ -142,6 +142,27 @@ function T:skip(reason)
   failure.raise(reason, { skip = true })
 end
 
+local RESETS_KEYS = { src = true, dst = true, reason = true }
+
+--- t:resets([{src =, dst =, reason =}]) -> the RSTs the kernels of this
+--- scenario announced (tcp_send_reset events with a port of its slice),
+--- oldest first: { ts, src, dst, sport, dport, state, reason, wire }, wire
+--- true when a capture of the scenario holds the RST itself. src and dst
+--- filter by "ip:port" or "ip". Empty when the tracepoint cannot be read:
+--- check t:resets_checked() before asserting that none was sent.
+function T:resets(filter)
+  filter = check.opts(filter, RESETS_KEYS, "resets")
+  return self.reasons:list(self.captures, filter)
+end
+
+--- t:resets_checked() -> true | false, why: whether t:resets() can see
+--- the kernel's RSTs here (the tracepoint is open once a capture is).
+function T:resets_checked()
+  self.reasons:open()
+  if self.reasons.state then return true end
+  return false, self.reasons.why
+end
+
 --- t:sleep(seconds)
 function T:sleep(secs)
   if type(secs) ~= "number" or secs < 0 then error("sleep: seconds must be a non-negative number", 2) end
@@ -236,7 +257,7 @@ function M.run(decl, opts)
   local t = setmetatable({
     objects = {}, actors = {}, hosts = {}, links = {},
     captures = {}, unchecked = {}, logs = {}, started = core.now(), name = decl.name,
-    reasons = reason.new(opts.trace_instance), scale = scale,
+    reasons = reason.new(), scale = scale,
   }, T)
   t.host = host.new(t, core.host_self("host"), "host")
   t.hosts[1] = t.host
@@ -261,7 +282,10 @@ function M.run(decl, opts)
   core.watchdog(0)
   local r = { duration = core.now() - t.started, unchecked = t.unchecked, logs = t.logs }
   local e = t.outcome
-  if e == nil then
+  if e == nil and opts.strict and #t.unchecked > 0 then
+    r.status, r.message = "fail", string.format("%d check%s could not be made (--strict): %s",
+      #t.unchecked, #t.unchecked > 1 and "s" or "", t.unchecked[1])
+  elseif e == nil then
     r.status = "pass"
   elseif e.skip then
     r.status, r.message, r.where = "skip", e.message, e.where
@@ -298,7 +322,7 @@ function M.run(decl, opts)
     local o = t.objects[i]
     if socket.is(o) or not opts.exiting then o:close() end
   end
-  if not opts.exiting then reason.child_done() end
+  if not opts.exiting then t.reasons:close() end
   return r
 end
 

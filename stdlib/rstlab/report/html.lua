@@ -173,6 +173,11 @@ function M.document(summary)
     if r.status ~= "pass" or common.flaky(r) then
       add('<p class="message">' .. T(common.first_line(r)) .. "</p>")
     end
+    if r.unchecked and #r.unchecked > 0 then
+      add('<ul class="unchecked">')
+      for _, u in ipairs(r.unchecked) do add("<li>unchecked: " .. T(u) .. "</li>") end
+      add("</ul>")
+    end
     for _, cap in ipairs(r.captures or {}) do
       local ok, svg = pcall(M.svg_ladder, cap)
       add('<div class="ladder-box"><div class="meta">capture ' .. T(cap.name or "") .. ", "

@@ -45,6 +45,7 @@ function M.point(k, r)
   if r.status == "pass" then
     local s = string.format("ok %d - %s\n", k, d)
     if common.flaky(r) then s = s .. "# flaky: " .. table.concat(r.attempts, " ") .. "\n" end
+    for _, u in ipairs(r.unchecked or {}) do s = s .. "# unchecked: " .. desc(u) .. "\n" end
     return s
   elseif r.status == "skip" then
     return string.format("ok %d - %s # SKIP %s\n", k, d, desc(r.message or ""))
@@ -61,6 +62,10 @@ function M.point(k, r)
     out[#out + 1] = "  attempts: " .. yaml_qq(table.concat(r.attempts, " "))
   end
   if r.pcap then out[#out + 1] = "  pcap: " .. yaml_qq(r.pcap) end
+  if r.unchecked and #r.unchecked > 0 then
+    out[#out + 1] = "  unchecked:"
+    for _, u in ipairs(r.unchecked) do out[#out + 1] = "    - " .. yaml_qq(u) end
+  end
   out[#out + 1] = "  report: " .. yaml_block(common.full_text(r), "    ")
   out[#out + 1] = "  ..."
   return table.concat(out, "\n") .. "\n"

@@ -96,13 +96,18 @@ function M.new(o, out)
     return ui.colour and (COLOUR[status] or "") .. l .. RESET or l
   end
 
+  -- The checks that could not be made, under every result.
+  local function unchecked(r)
+    for _, u in ipairs(r.unchecked or {}) do ui.line("      unchecked: " .. u) end
+  end
+
   --- show(r, title, tag): the lines of one result.
   function ui.show(r, title, tag)
     tag = tag or ""
     if r.status == "pass" then
       local extra = #(r.unchecked or {}) > 0 and ("  [" .. #r.unchecked .. " unchecked]") or ""
       ui.line(string.format("%s  %s (%s)%s%s", ui.label("pass"), title, fmt_ms(r.duration), extra, tag))
-      for _, u in ipairs(r.unchecked or {}) do ui.line("      unchecked: " .. u) end
+      unchecked(r)
       if o.verbose then
         for _, cap in ipairs(r.captures or {}) do
           ui.line("      capture " .. tostring(cap.name) .. ":")
@@ -123,6 +128,7 @@ function M.new(o, out)
       -- rstlab's own frames help only who debugs rstlab: -v shows them.
       if o.verbose and r.traceback and r.traceback ~= "" then ui.line(M.indent(r.traceback, "      ")) end
       for _, l in ipairs(r.logs or {}) do ui.line("      log: " .. l) end
+      unchecked(r)
       if r.pcap then ui.line("      pcap: " .. r.pcap) end
     end
   end
