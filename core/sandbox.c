@@ -175,5 +175,8 @@ int rsl_sandbox_prepare_tracing(char *why, size_t len)
 		return RSL_ESYS;
 	}
 ready:
-	return rsl_trace_check(why, len);
+	if (rsl_trace_check(why, len) != RSL_OK)
+		return RSL_EUNAVAIL;
+	rsl_trace_sweep_stale();
+	return RSL_OK;
 }

@@ -19,6 +19,7 @@ local core = require "rstlab.core"
 local check = require "rstlab.check"
 local socket = require "rstlab.socket"
 local capture = require "rstlab.capture"
+local failure = require "rstlab.failure"
 local tcpflags = require "rstlab.tcpflags"
 
 local M = {}
@@ -354,6 +355,11 @@ function Host:drop(spec)
   local handle = add_rule(self, chain, table.concat(parts, " "))
   local r = setmetatable({ host = self, chain = chain, handle = handle, spec = spec }, Rule)
   self.rules[#self.rules + 1] = r
+  -- A rule that may take RSTs off the wire: their events prove nothing.
+  if spec.dir ~= "in" and (spec.flags == nil or spec.flags:find("R", 1, true)) then
+    r.fault = self.scenario.reasons:fault("h:drop at " .. (failure.script_where() or "?"),
+      function() return r:hits() end)
+  end
   return r
 end
 
@@ -363,6 +369,7 @@ function Rule:remove()
   self.last_hits = rule_hits(self.host, self.chain, self.handle)
   self.removed = true
   del_rule(self.host, self.chain, self.handle)
+  if self.fault then self.fault.off() end
 end
 
 --- rule:hits() -> packets the rule has taken so far.

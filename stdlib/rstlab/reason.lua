@@ -1,10 +1,16 @@
 --- rstlab.reason: why the kernel sent each RST.
 ---
---- The reason comes from the tcp:tcp_send_reset tracepoint, read through
---- perf events of the scenario process's own (core/trace.c): nothing is
---- created outside the process, and the events die with it. Every event
---- carries the time the kernel decided to send the RST, on the clock of
---- packet timestamps, and the RST's addresses.
+--- The reason comes from the tcp:tcp_send_reset tracepoint (core/trace.c),
+--- read in a tracing instance: one per runner job slot, made by the first
+--- scenario of that slot that captures, removed by the runner when the run
+--- ends. Every event carries the time the kernel decided to send the RST,
+--- on the clock of packet timestamps (the instance's clock is "mono",
+--- turned into realtime when read), and the RST's addresses.
+---
+--- (Perf events would need no instance at all, but this kernel's perf
+--- silently drops some tracepoint samples taken in softirq on an idle CPU
+--- — a keepalive RST, one run in a few — while the tracefs ring keeps
+--- them: the reader must not miss a RST, so it reads tracefs.)
 ---
 --- A reason is paired with a captured RST only when the event provably
 --- belongs to that packet:
@@ -17,14 +23,18 @@
 ---     socket is announced just before it is sent, a socket's own RST just
 ---     after: measured 5 to 15 µs either way on loopback);
 ---   * the pairing is one to one: the packet has exactly one such event and
----     the event exactly one such packet on that interface.
+---     the event exactly one such packet on that interface;
+---   * no fault of the scenario that drops RSTs before the wire (h:drop
+---     with dir "out" or "fwd", a crash) took packets while the event came:
+---     its RST may not have reached the wire, so it proves nothing.
 --- So the event of a RST that never reached the wire (dropped in a
 --- firewall, a crash) pairs with no other RST, and a RST that no kernel
 --- announced (a firewall's reject, a middlebox) is "none". Anything else is
 --- said as "unchecked: why", never as passed.
 ---
---- Runner side:   reason.prepare()
---- Scenario side: reason.new() -> a Reasons object per scenario.
+--- Runner side:   reason.pool(jobs), reason.pool_close(pool),
+---                reason.after_kill(pid), reason.child_done()
+--- Scenario side: reason.new(instance) -> a Reasons object per scenario.
 
 local core = require "rstlab.core"
 local tcpflags = require "rstlab.tcpflags"
@@ -32,31 +42,83 @@ local tcpflags = require "rstlab.tcpflags"
 local M = {}
 
 --- How far apart a RST and its event may be. Measured: 5 to 15 µs on
---- loopback; the bound leaves room for a preempted sender.
+--- loopback; the bound leaves room for a preempted sender, or a receiving
+--- host whose softirq runs late.
 M.WINDOW = 0.1
+--- A RST is "none" (no kernel announced it) only when no event with its
+--- addresses came within this many seconds of it.
+M.NONE_WINDOW = 2
 
---- prepare(): in the runner, once: make the tracepoint readable for the
---- scenario processes (tracefs mounted in a mount namespace of the
---- runner's own when it is not). Best effort: without it every reason is
---- unchecked, with the reason why.
-function M.prepare()
-  core.prepare_tracing()
+-- ---------------------------------------------------------------------
+-- the runner's pool of tracing instances
+
+--- pool(jobs) -> { [slot] = instance name }: one name per job slot, empty
+--- when the tracepoint cannot be read here (then every reason is
+--- unchecked). The instances themselves are made by the scenarios.
+function M.pool(jobs)
+  local pool = {}
+  if core.prepare_tracing() then
+    for k = 1, jobs do pool[k] = "rstlab-" .. core.pid() .. "-" .. k end
+  end
+  return pool
 end
+
+--- pool_close(pool): remove the pool's instances (those that were made).
+function M.pool_close(pool)
+  for _, name in pairs(pool or {}) do core.trace_destroy(name) end
+end
+
+--- after_kill(pid): remove the instance of its own that a scenario process
+--- killed before it could do so left behind.
+function M.after_kill(pid)
+  core.trace_remove(pid ~= 0 and pid or 0)
+end
+
+--- child_done(): a scenario process lets go of its reader before it exits.
+function M.child_done()
+  core.trace_close()
+end
+
+-- ---------------------------------------------------------------------
+-- a scenario's events
 
 local Reasons = {}
 Reasons.__index = Reasons
 
---- new() -> Reasons: the events of one scenario, read from the moment a
---- capture opens (r:open()).
-function M.new()
-  return setmetatable({ state = nil, why = nil, events = {} }, Reasons)
+--- new(instance) -> Reasons: the events of one scenario, read from the
+--- moment a capture opens (r:open()), on the runner's slot instance
+--- `instance` (or an instance of this process's own when nil).
+function M.new(instance)
+  return setmetatable({ instance = instance, state = nil, why = nil, events = {}, faults = {} },
+    Reasons)
+end
+
+--- r:fault(what, hits) -> fault: from now on, a fault that may drop RSTs
+--- before they reach the wire (what names it for messages, "h:drop at
+--- x.lua:12"; hits() counts the packets it took). fault:off() when it ends.
+function Reasons:fault(what, hits)
+  local f = { what = what, hits = hits, on = core.wallclock() }
+  function f.off() if not f.until_ then f.until_ = core.wallclock() end end
+  self.faults[#self.faults + 1] = f
+  return f
+end
+
+-- A fault that took packets while event e came, or nil.
+local function fault_at(self, e)
+  for _, f in ipairs(self.faults) do
+    if e.ts >= f.on - M.WINDOW and e.ts <= (f.until_ or math.huge) + M.WINDOW then
+      local ok, n = pcall(f.hits)
+      if not ok or not n or n > 0 then return f end
+    end
+  end
+  return nil
 end
 
 --- r:open(): start reading events (once; a capture calls it before it is
 --- live, so every RST it sees comes after reading started).
 function Reasons:open()
   if self.state == nil then
-    local ok, why = core.trace_open()
+    local ok, why = core.trace_open(self.instance)
     self.state = ok and true or false
     self.why = why
   end
@@ -108,18 +170,23 @@ function Reasons:of(c, pkt)
   if lost > 0 then
     return nil, string.format("the kernel lost %d tcp_send_reset events (a ring was full)", lost)
   end
-  local W = M.WINDOW
-  local function events_before(p)
-    local list = {}
-    for _, e in ipairs(self.events) do
-      if not e.suppressed and same_addresses(e, p) and math.abs(e.ts - p.ts) <= W then
-        list[#list + 1] = e
-      end
-    end
-    return list
+  if pkt.ts == nil or (self.events[1] and self.events[1].ts < 0) then
+    return nil, "the trace's clock is not \"mono\": events cannot be paired with packets by time"
   end
-  local cands = events_before(pkt)
-  if #cands == 0 then return "none" end
+  local W = M.WINDOW
+  local cands, near = {}, 0
+  for _, e in ipairs(self.events) do
+    if not e.suppressed and same_addresses(e, pkt) then
+      local d = math.abs(e.ts - pkt.ts)
+      if d <= W then cands[#cands + 1] = e end
+      if d <= M.NONE_WINDOW then near = near + 1 end
+    end
+  end
+  if #cands == 0 then
+    if near == 0 then return "none" end
+    return nil, string.format("a tcp_send_reset event for %s > %s came %g s or less from this RST, "
+      .. "too far to pair with it, too near to rule it out", pkt.src, pkt.dst, M.NONE_WINDOW)
+  end
   if #cands > 1 then
     return nil, string.format("%d tcp_send_reset events for %s > %s within %g s of this RST: ambiguous",
       #cands, pkt.src, pkt.dst, W)
@@ -134,12 +201,17 @@ function Reasons:of(c, pkt)
         pkt.src, pkt.dst, W)
     end
   end
+  local f = fault_at(self, e)
+  if f then
+    return nil, string.format("%s dropped packets when the kernel sent a RST %s > %s: "
+      .. "whether that RST is this one cannot be proven", f.what, pkt.src, pkt.dst)
+  end
   e.paired = true
   return e.reason
 end
 
---- r:close(): stop reading (closing perf events takes milliseconds: a
---- scenario process about to exit leaves it to the kernel).
+--- r:close(): stop reading and remove an instance of this process's own
+--- (tens of milliseconds: a scenario process reports first).
 function Reasons:close()
   if self.state then core.trace_close() end
   self.state = nil

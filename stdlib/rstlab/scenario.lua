@@ -257,7 +257,7 @@ function M.run(decl, opts)
   local t = setmetatable({
     objects = {}, actors = {}, hosts = {}, links = {},
     captures = {}, unchecked = {}, logs = {}, started = core.now(), name = decl.name,
-    reasons = reason.new(), scale = scale,
+    reasons = reason.new(opts.trace_instance), scale = scale,
   }, T)
   t.host = host.new(t, core.host_self("host"), "host")
   t.hosts[1] = t.host

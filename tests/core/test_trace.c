@@ -1,11 +1,14 @@
 /*
- * Tests of core/trace.c: the tcp:tcp_send_reset tracepoint on the running
- * kernel, read through perf events, with real RSTs made on 127.0.0.1 and
- * ::1 in a network namespace of the test's own.
+ * Tests of core/trace.c: the parser on lines as the kernel prints them, and
+ * the tcp:tcp_send_reset tracepoint on the running kernel, with real RSTs
+ * made on 127.0.0.1 and ::1 in a network namespace of the test's own.
  *
- * The tracepoint is global, so other processes' RSTs may show up: every
- * check picks events by their addresses and ports (the sandbox gives this
- * process its own slice of ephemeral ports).
+ * The tracepoint is global, so other processes' RSTs may show up in our
+ * instance: every check picks events by their addresses and ports (the
+ * sandbox gives this process its own slice of ephemeral ports). Every
+ * tracing instance made here is removed, also when a test fails: fixtures
+ * close in teardown, which cmocka runs after a failure, and an exit handler
+ * catches the rest.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,42 +16,30 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h" /* rsl_sandbox_prepare_tracing is the runner's */
+#include "internal.h" /* the runner's pool and sweep are internal */
 
 static const uint8_t LO4[16] = { 127, 0, 0, 1 };
 static const uint8_t LO6[16] = { [15] = 1 };
 static const uint8_t ZERO[16];
 
-/* ---- helpers ------------------------------------------------------------ */
-
-static int setup_trace(void **state)
-{
-	char err[256] = "";
-	struct rsl_trace *t = NULL;
-	if (rsl_trace_open(&t, err, sizeof err) != RSL_OK) {
-		print_error("rsl_trace_open: %s\n", err);
-		return -1;
-	}
-	*state = t;
-	return 0;
-}
-
-static int teardown_trace(void **state)
-{
-	rsl_trace_close(*state);
-	return 0;
-}
+/* The trace a fixture opened, for the exit handler. */
+static struct rsl_trace *g_trace;
 
 static double realtime(void)
 {
@@ -57,15 +48,180 @@ static double realtime(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int open_fds(void)
+/* ---- parsing ---------------------------------------------------------- */
+
+static void test_trace_parse_ipv4(void **state)
 {
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	assert_non_null(d);
-	while (readdir(d) != NULL)
-		n++;
-	closedir(d);
-	return n;
+	struct rsl_rst_event ev;
+	const char *line =
+		"          <idle>-0       [001] ..s2.  1234.567890: tcp_send_reset: "
+		"skbaddr=00000000a4b0060c skaddr=0000000000000000 src=127.0.0.1:5 "
+		"dest=127.0.0.1:6 state=UNKNOWN reason=NO_SOCKET";
+
+	assert_int_equal(rsl_trace_parse_line(line, &ev), RSL_OK);
+	assert_true(ev.ts > 1234.567889 && ev.ts < 1234.567891);
+	assert_int_equal(ev.family, AF_INET);
+	assert_memory_equal(ev.src, LO4, 16);
+	assert_memory_equal(ev.dst, LO4, 16);
+	assert_int_equal(ev.sport, 5);
+	assert_int_equal(ev.dport, 6);
+	assert_string_equal(ev.state, "UNKNOWN");
+	assert_string_equal(ev.reason, "NO_SOCKET");
+}
+
+static void test_trace_parse_ipv6_brackets(void **state)
+{
+	struct rsl_rst_event ev;
+	/* a task name with a space and a colon in it, a trailing newline */
+	const char *line =
+		"     my prog:2-3244    [000] .....   330.070562: tcp_send_reset: "
+		"skbaddr=0000000000000000 skaddr=000000003e5f59bc src=[::1]:40000 "
+		"dest=[2001:db8::7]:65535 state=TCP_CLOSE reason=TCP_ABORT_ON_CLOSE\n";
+	uint8_t db8[16];
+
+	assert_int_equal(rsl_trace_parse_line(line, &ev), RSL_OK);
+	assert_true(ev.ts > 330.070561 && ev.ts < 330.070563);
+	assert_int_equal(ev.family, AF_INET6);
+	assert_memory_equal(ev.src, LO6, 16);
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8::7", db8), 1);
+	assert_memory_equal(ev.dst, db8, 16);
+	assert_int_equal(ev.sport, 40000);
+	assert_int_equal(ev.dport, 65535);
+	assert_string_equal(ev.state, "TCP_CLOSE");
+	assert_string_equal(ev.reason, "TCP_ABORT_ON_CLOSE");
+}
+
+/* A listener's RST prints the listener's own address and "0.0.0.0:0";
+ * a dual-stack socket talking IPv4 prints v4-mapped addresses, which come
+ * back as AF_INET. */
+static void test_trace_parse_listener_and_mapped(void **state)
+{
+	struct rsl_rst_event ev;
+
+	assert_int_equal(rsl_trace_parse_line(
+		" python3-3652 [001] .Ns1. 357.576651: tcp_send_reset: skbaddr=00000000de96a3de "
+		"skaddr=00000000562b67d8 src=127.0.0.1:7000 dest=0.0.0.0:0 state=TCP_LISTEN "
+		"reason=TCP_FLAGS", &ev), RSL_OK);
+	assert_int_equal(ev.family, AF_INET);
+	assert_int_equal(ev.sport, 7000);
+	assert_int_equal(ev.dport, 0);
+	assert_memory_equal(ev.dst, ZERO, 16);
+	assert_string_equal(ev.state, "TCP_LISTEN");
+
+	assert_int_equal(rsl_trace_parse_line(
+		" a-1 [001] ..... 357.878154: tcp_send_reset: skbaddr=0000000000000000 "
+		"skaddr=000000006781587c src=[::ffff:127.0.0.1]:7001 "
+		"dest=[::ffff:127.0.0.1]:59026 state=TCP_CLOSE reason=TCP_STATE", &ev), RSL_OK);
+	assert_int_equal(ev.family, AF_INET);
+	assert_memory_equal(ev.src, LO4, 16);
+	assert_memory_equal(ev.dst, LO4, 16);
+	assert_int_equal(ev.sport, 7001);
+	assert_int_equal(ev.dport, 59026);
+
+	assert_int_equal(rsl_trace_parse_line(
+		" a-1 [001] ..... 1.5: tcp_send_reset: src=[::ffff:127.0.0.1]:7001 "
+		"dest=[::]:0 state=TCP_LISTEN reason=TCP_FLAGS", &ev), RSL_OK);
+	assert_int_equal(ev.family, AF_INET);
+	assert_memory_equal(ev.src, LO4, 16);
+	assert_memory_equal(ev.dst, ZERO, 16);
+
+	/* a real IPv6 listener stays IPv6 */
+	assert_int_equal(rsl_trace_parse_line(
+		" a-1 [001] ..... 1.5: tcp_send_reset: src=[::1]:7001 dest=[::]:0 "
+		"state=TCP_LISTEN reason=TCP_FLAGS", &ev), RSL_OK);
+	assert_int_equal(ev.family, AF_INET6);
+	assert_memory_equal(ev.src, LO6, 16);
+
+	/* kernels before 6.10 print no reason: addresses still count */
+	assert_int_equal(rsl_trace_parse_line(
+		" a-1 [001] ..... 2.25: tcp_send_reset: skbaddr=0 skaddr=0 src=10.0.0.1:1 "
+		"dest=10.0.0.2:2 state=TCP_ESTABLISHED", &ev), RSL_OK);
+	assert_string_equal(ev.reason, "");
+	assert_string_equal(ev.state, "TCP_ESTABLISHED");
+}
+
+static void test_trace_parse_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"CPU:1 [LOST 12 EVENTS]",
+		/* another event */
+		" a-1 [001] ..... 1.5: tcp_receive_reset: src=127.0.0.1:1 dest=127.0.0.1:2",
+		/* no timestamp */
+		" a-1 [001] .....: tcp_send_reset: src=127.0.0.1:1 dest=127.0.0.1:2",
+		/* timestamp glued to the flags */
+		" a-1 [001] .....1.5: tcp_send_reset: src=127.0.0.1:1 dest=127.0.0.1:2",
+		/* missing dest, missing src */
+		" a-1 [001] ..... 1.5: tcp_send_reset: src=127.0.0.1:1 state=TCP_CLOSE",
+		" a-1 [001] ..... 1.5: tcp_send_reset: dest=127.0.0.1:1 state=TCP_CLOSE",
+		/* bad addresses and ports */
+		" a-1 [001] ..... 1.5: tcp_send_reset: src=127.0.0.1:70000 dest=127.0.0.1:2",
+		" a-1 [001] ..... 1.5: tcp_send_reset: src=127.0.0.1: dest=127.0.0.1:2",
+		" a-1 [001] ..... 1.5: tcp_send_reset: src=127.0.0.1 dest=127.0.0.1:2",
+		" a-1 [001] ..... 1.5: tcp_send_reset: src=127.0.0.256:1 dest=127.0.0.1:2",
+		" a-1 [001] ..... 1.5: tcp_send_reset: src=127.0.0.1:1x dest=127.0.0.1:2",
+		" a-1 [001] ..... 1.5: tcp_send_reset: src=[::1:1 dest=[::1]:2",
+		" a-1 [001] ..... 1.5: tcp_send_reset: src=[::1]1 dest=[::1]:2",
+		" a-1 [001] ..... 1.5: tcp_send_reset: src=[127.0.0.1]:1 dest=[::1]:2",
+		/* one IPv4, one IPv6 */
+		" a-1 [001] ..... 1.5: tcp_send_reset: src=127.0.0.1:1 dest=[::1]:2",
+		/* a state longer than any state */
+		" a-1 [001] ..... 1.5: tcp_send_reset: src=127.0.0.1:1 dest=127.0.0.1:2 "
+		"state=TCP_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA reason=NO_SOCKET",
+	};
+	struct rsl_rst_event ev;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		if (rsl_trace_parse_line(bad[i], &ev) != RSL_EMALFORMED)
+			fail_msg("accepted: \"%s\"", bad[i]);
+	}
+	assert_int_equal(rsl_trace_parse_line(NULL, &ev), RSL_EMALFORMED);
+}
+
+/* ---- helpers for the live tests ------------------------------------- */
+
+static int setup_trace(void **state)
+{
+	char err[256] = "";
+	if (rsl_trace_open(&g_trace, err, sizeof err) != RSL_OK) {
+		print_error("rsl_trace_open: %s\n", err);
+		return -1;
+	}
+	*state = g_trace;
+	return 0;
+}
+
+static int teardown_trace(void **state)
+{
+	rsl_trace_close(g_trace);
+	g_trace = NULL;
+	return 0;
+}
+
+static void at_exit(void)
+{
+	rsl_trace_close(g_trace);
+	g_trace = NULL;
+	rsl_trace_remove_instance((int)getpid());
+}
+
+static const char *tracefs(void)
+{
+	static const char *const roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+	struct statfs sf;
+	for (size_t i = 0; i < 2; i++)
+		if (statfs(roots[i], &sf) == 0 && sf.f_type == TRACEFS_MAGIC)
+			return roots[i];
+	fail_msg("tracefs vanished");
+	return NULL;
+}
+
+static bool instance_exists(long pid)
+{
+	char path[256];
+	struct stat st;
+	snprintf(path, sizeof path, "%s/instances/rstlab-%ld", tracefs(), pid);
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 static void fill_addr(int family, const uint8_t ip[16], uint16_t port,
@@ -143,27 +299,29 @@ static bool matches(const struct rsl_rst_event *e, int family, const uint8_t *sr
 }
 
 /* Drain the trace until an event from src:sport to dst:dport has arrived
- * or 5 s have passed. The tracepoint fires before the RST is sent, so the
- * event is there by the time its effect is seen; the bounded retry covers
- * a RST sent from a softirq that runs after the call returned. Returns how
- * many such events there are; *hit is the first. */
+ * or 5 s have passed, waiting on the pipe in between. Returns how many
+ * such events there are; *hit is the first. */
 static size_t wait_event(struct rsl_trace *t, int family, const uint8_t *src,
                          uint16_t sport, const uint8_t *dst, uint16_t dport,
                          const struct rsl_rst_event **hit)
 {
 	double deadline = rsl_now() + 5.0;
+	size_t found = 0;
+
+	*hit = NULL;
 	for (;;) {
-		size_t found = 0;
-		*hit = NULL;
 		assert_int_equal(rsl_trace_drain(t), RSL_OK);
+		found = 0;
 		for (size_t i = 0; i < rsl_trace_count(t); i++) {
 			const struct rsl_rst_event *e = rsl_trace_event(t, i);
 			if (matches(e, family, src, sport, dst, dport) && found++ == 0)
 				*hit = e;
 		}
-		if (found > 0 || rsl_now() > deadline)
+		double left = deadline - rsl_now();
+		if (found > 0 || left <= 0)
 			return found;
-		poll(NULL, 0, 1);
+		struct pollfd p = { .fd = rsl_trace_fd(t), .events = POLLIN };
+		assert_true(poll(&p, 1, (int)(left * 1000) + 1) >= 0);
 	}
 }
 
@@ -196,8 +354,10 @@ static void no_socket(struct rsl_trace *t, int family)
 	assert_int_equal(wait_event(t, family, lo, closed, lo, cport, &e), 1);
 	assert_string_equal(e->reason, "NO_SOCKET");
 	assert_string_equal(e->state, "UNKNOWN");
-	/* on CLOCK_REALTIME, the clock of packet timestamps: within the call */
-	if (!(e->ts >= before - 0.001 && e->ts <= after + 0.001))
+	/* On CLOCK_REALTIME, the clock of packet timestamps (the instance
+	 * stamps on "mono"): within the call that made the RST, give or take
+	 * the microsecond the trace prints. */
+	if (!(e->ts >= before - 2e-6 && e->ts <= after + 2e-6))
 		fail_msg("event at %.6f, the call ran from %.6f to %.6f", e->ts, before, after);
 	assert_int_equal(count_events(t, family, lo, cport, lo, closed), 0);
 	close(c);
@@ -324,84 +484,148 @@ static void test_trace_listener_rst(void **state)
 	close(l);
 }
 
-/* ---- the reader's own lifetime ----------------------------------------- */
+/* ---- instance lifetime ------------------------------------------------- */
 
-/* Nothing outside the process: closing gives back every descriptor, and
- * a reader opened again works (nothing was left to collide with). */
-static void test_trace_close_gives_back_everything(void **state)
+static void test_trace_close_removes_instance(void **state)
 {
 	char err[256] = "";
-	int fds = open_fds();
-	for (int round = 0; round < 3; round++) {
-		struct rsl_trace *t = NULL;
-		assert_int_equal(rsl_trace_open(&t, err, sizeof err), RSL_OK);
-		assert_true(open_fds() > fds);
-		assert_int_equal(rsl_trace_drain(t), RSL_OK);
-		assert_int_equal(rsl_trace_lost(t), 0);
-		rsl_trace_close(t);
-		assert_int_equal(open_fds(), fds);
-	}
-	rsl_trace_close(NULL);
-	assert_int_equal(rsl_trace_count(NULL), 0);
-	assert_null(rsl_trace_event(NULL, 0));
+	struct rsl_trace *t = NULL;
+
+	assert_false(instance_exists(getpid()));
+	assert_int_equal(rsl_trace_open(&t, err, sizeof err), RSL_OK);
+	g_trace = t;
+	assert_true(rsl_trace_fd(t) >= 0);
+	assert_true(instance_exists(getpid()));
+	assert_int_equal(rsl_trace_drain(t), RSL_OK);
+	rsl_trace_close(t);
+	g_trace = NULL;
+	assert_false(instance_exists(getpid()));
+	rsl_trace_close(NULL); /* NULL-safe */
 }
 
-/* Many RSTs between two drains: all are read, in time order. (A client
- * port is given back when its connect is refused, so ports repeat: count
- * the RSTs from the closed port.) */
-static void test_trace_many_in_order(void **state)
+/* A directory with our pid's name, as a dead process with the same pid
+ * would have left it, is replaced; an instance still open in this process
+ * is not taken over. */
+static void test_trace_open_replaces_stale_same_pid(void **state)
 {
-	struct rsl_trace *t = *state;
-	uint16_t closed, cport;
-	int hold = bound(AF_INET, &closed);
-	for (int i = 0; i < 50; i++) {
-		int c = bound(AF_INET, &cport);
-		assert_int_equal(connect_loop(c, AF_INET, closed), -1);
-		close(c);
+	char path[256], err[256] = "";
+	struct rsl_trace *t = NULL, *t2 = NULL;
+
+	snprintf(path, sizeof path, "%s/instances/rstlab-%ld", tracefs(), (long)getpid());
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(rsl_trace_open(&t, err, sizeof err), RSL_OK);
+	g_trace = t;
+	assert_true(instance_exists(getpid()));
+
+	assert_int_not_equal(rsl_trace_open(&t2, err, sizeof err), RSL_OK);
+	assert_null(t2);
+	assert_non_null(strstr(err, "already open"));
+	assert_true(instance_exists(getpid()));
+	assert_int_equal(rsl_trace_drain(t), RSL_OK);
+
+	rsl_trace_close(t);
+	g_trace = NULL;
+	assert_false(instance_exists(getpid()));
+}
+
+/* A child that opens a trace, says so through a pipe and waits to be
+ * killed, as a scenario process stopped at its timeout would be. */
+static pid_t child_with_trace(void)
+{
+	int p[2];
+	char b;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rsl_trace *t = NULL;
+		close(p[0]);
+		if (rsl_trace_open(&t, NULL, 0) == RSL_OK)
+			(void)write(p[1], "x", 1);
+		close(p[1]);
+		for (;;)
+			pause();
 	}
-	double deadline = rsl_now() + 5.0;
-	size_t n;
-	do {
-		assert_int_equal(rsl_trace_drain(t), RSL_OK);
-		n = 0;
-		double last = 0;
-		for (size_t i = 0; i < rsl_trace_count(t); i++) {
-			const struct rsl_rst_event *e = rsl_trace_event(t, i);
-			if (e->family == AF_INET && e->sport == closed && memcmp(e->src, LO4, 16) == 0) {
-				assert_true(e->ts >= last);
-				last = e->ts;
-				n++;
-			}
-		}
-	} while (n < 50 && rsl_now() < deadline && poll(NULL, 0, 1) == 0);
-	assert_int_equal(n, 50);
-	assert_int_equal(rsl_trace_lost(t), 0);
-	close(hold);
+	close(p[1]);
+	ssize_t n = read(p[0], &b, 1);
+	close(p[0]);
+	if (n != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		fail_msg("the child could not open a trace");
+	}
+	return pid;
+}
+
+static void kill_child(pid_t pid)
+{
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+}
+
+static void test_trace_remove_instance_of_killed_child(void **state)
+{
+	pid_t pid = child_with_trace();
+	assert_true(instance_exists(pid));
+	kill_child(pid);
+	assert_true(instance_exists(pid)); /* nobody cleaned up */
+	rsl_trace_remove_instance(pid);
+	assert_false(instance_exists(pid));
+	rsl_trace_remove_instance(pid); /* already gone: harmless */
+}
+
+static void test_trace_sweep_stale(void **state)
+{
+	pid_t dead = child_with_trace();
+	pid_t alive = child_with_trace();
+	kill_child(dead);
+	assert_true(instance_exists(dead));
+
+	rsl_trace_sweep_stale();
+	assert_false(instance_exists(dead));
+	assert_true(instance_exists(alive));          /* its owner lives */
+	assert_true(instance_exists(getpid()));       /* and ours (fixture) */
+
+	kill_child(alive);
+	rsl_trace_remove_instance(alive);
+	assert_false(instance_exists(alive));
 }
 
 int main(void)
 {
 	char why[256] = "", err[256] = "";
+	const struct CMUnitTest parse[] = {
+		cmocka_unit_test(test_trace_parse_ipv4),
+		cmocka_unit_test(test_trace_parse_ipv6_brackets),
+		cmocka_unit_test(test_trace_parse_listener_and_mapped),
+		cmocka_unit_test(test_trace_parse_malformed),
+	};
 	const struct CMUnitTest live[] = {
 		cmocka_unit_test_setup_teardown(test_trace_no_socket_ipv4, setup_trace, teardown_trace),
 		cmocka_unit_test_setup_teardown(test_trace_no_socket_ipv6, setup_trace, teardown_trace),
 		cmocka_unit_test_setup_teardown(test_trace_linger_zero, setup_trace, teardown_trace),
 		cmocka_unit_test_setup_teardown(test_trace_unread_close, setup_trace, teardown_trace),
 		cmocka_unit_test_setup_teardown(test_trace_listener_rst, setup_trace, teardown_trace),
-		cmocka_unit_test_setup_teardown(test_trace_many_in_order, setup_trace, teardown_trace),
-		cmocka_unit_test(test_trace_close_gives_back_everything),
+		cmocka_unit_test(test_trace_close_removes_instance),
+		cmocka_unit_test(test_trace_open_replaces_stale_same_pid),
+		cmocka_unit_test(test_trace_remove_instance_of_killed_child),
+		cmocka_unit_test_setup_teardown(test_trace_sweep_stale, setup_trace, teardown_trace),
 	};
+
+	/* The parser needs no kernel: it is tested wherever this runs. */
+	int failed = cmocka_run_group_tests_name("trace_parse", parse, NULL, NULL);
+	if (failed != 0)
+		return failed;
 
 	bool tracing = rsl_sandbox_prepare_tracing(why, sizeof why) == RSL_OK;
 	if (rsl_sandbox_enter(err, sizeof err) != RSL_OK) {
 		printf("skipped: no network namespace: %s\n", err);
 		return 77;
 	}
-	struct rsl_trace *probe = NULL;
-	if (!tracing || rsl_trace_open(&probe, why, sizeof why) != RSL_OK) {
+	if (!tracing || rsl_trace_check(why, sizeof why) != RSL_OK) {
 		printf("skipped: tracepoint unavailable: %s\n", why);
 		return 77;
 	}
-	rsl_trace_close(probe);
+	atexit(at_exit);
 	return cmocka_run_group_tests_name("trace_live", live, NULL, NULL);
 }

@@ -5,11 +5,12 @@
 --- the child runs child_main(arg) and writes one serialized record to its
 --- pipe. A job is { mode = "list", file } (what does the file declare?) or
 --- { file, name, timeout (the runner's default, unscaled), time_scale,
---- pcap_path, pcap_always, packets, exiting }, handed as is
+--- pcap_path, pcap_always, packets, trace_instance, exiting }, handed as is
 --- to rstlab.scenario.run.
 
 local core = require "rstlab.core"
 local rstlab = require "rstlab"
+local reason = require "rstlab.reason"
 
 local M = {}
 
@@ -105,6 +106,7 @@ function M.child_main(arg)
   -- this process does the slow part of its teardown (closing packet
   -- sockets waits for the kernel's RCU grace periods) and exits.
   core.report(M.serialize(res), true)
+  reason.child_done()
   return 0
 end
 

@@ -9,6 +9,7 @@
 --- tracing instances), on_interrupt }.
 
 local core = require "rstlab.core"
+local reason = require "rstlab.reason"
 local child = require "rstlab.runner.child"
 
 local M = {}
@@ -71,6 +72,7 @@ function M.run_child(state, job, deadline)
   local pid = proc:pid()
   local how, code = proc:reap()
   state.running[proc] = nil
+  reason.after_kill(pid)
   local took = core.now() - started
   if state.interrupted then return { status = "error", interrupted = true, message = "interrupted" } end
   if timed_out then
@@ -126,6 +128,7 @@ function M.catch_signals(state)
           if state.interrupted then
             if core.now() - state.interrupted_at >= 1 then
               io.stderr:write("\nrstlab: interrupted again, exiting now\n")
+              reason.pool_close(state.pool)
               os.exit(s[3], false)
             end
           else
