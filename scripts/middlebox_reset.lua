@@ -53,7 +53,7 @@ scenario("middlebox forgets an idle connection: RST in the server's name, server
     S > C  [P.]   seq 1 ack 6 len 2
     C > S  [.]    ack 3
     C > S  [P.]   seq 6 ack 3 len 10
-    S > C  [R]    seq 3 len 0                -- made by LB, in S's name
+    S > C  [R]    seq 3 len 0   reason none  -- made by LB, in S's name: no kernel announced it
     no more packets within 0.2 s
   ]])
   -- The tell: S's own packets crossed one router, the RST did not.

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# A RST's reason is confirmed only from its own event: never borrowed from
+# a RST that never reached the wire, "none" exactly when no kernel
+# announced the RST, and a wrong "reason none" fails.
+set -u
+. "$SRC/tests/suite/lib.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+  # Without the tracepoint every reason must read unchecked, never passed.
+  run "$RSTLAB" -j 2 tests/reasons/borrowed.lua
+  expect_status 0
+  expect_count 2 'unchecked: .*the tcp_send_reset tracepoint is not available'
+  finish
+  exit
+fi
+
+run "$RSTLAB" -j 2 tests/reasons/borrowed.lua
+expect_status 0
+expect_line '^2 passed, 0 failed$'
+# Right after the dropped RST: unchecked, with the fault that makes it so.
+expect_line '^PASS .*right after a dropped one.*\[1 unchecked\]$'
+expect_line 'unchecked: tests/reasons/borrowed.lua:[0-9]+: line 3: reason TCP_STATE unchecked: h:drop at tests/reasons/borrowed.lua:29 dropped packets when the kernel sent a RST 10\.0\.2\.1:[0-9]+ > 10\.0\.1\.1:[0-9]+: whether that RST is this one cannot be proven'
+# Well after: "none" was checked (nothing unchecked in that scenario).
+expect_line '^PASS .*well after a dropped one: reason none \([0-9]+ ms\)$'
+
+# --strict: what could not be checked fails the scenario.
+run "$RSTLAB" --strict -j 2 tests/reasons/borrowed.lua
+expect_status 1
+expect_line '^FAIL .*right after a dropped one'
+expect_line '1 check could not be made \(--strict\)'
+expect_line '^1 passed, 1 failed$'
+
+# The firewall's RST has no event: claiming the dropped RST's reason for it
+# fails, and says why.
+mutate tests/reasons/borrowed.lua 's/S > C  \[R\]    reason none/S > C  [R]    reason TCP_STATE/'
+run "$RSTLAB" "$MUT"
+expect_status 1
+expect_line 'expected reason TCP_STATE, but no kernel sent a tcp_send_reset event for this RST'
+
+# A kernel's own RST is not "none".
+mutate scripts/linger0.lua 's/reason TCP_STATE/reason none/'
+run "$RSTLAB" "$MUT"
+expect_status 1
+expect_line 'expected reason none, kernel said TCP_STATE'
+
+# The middlebox's RST: none, checked.
+run "$RSTLAB" scripts/middlebox_reset.lua
+expect_status 0
+expect_no_line 'unchecked'
+mutate scripts/middlebox_reset.lua 's/reason none  -- made by LB/reason NO_SOCKET  -- made by LB/'
+run "$RSTLAB" "$MUT"
+expect_status 1
+expect_line 'expected reason NO_SOCKET, but no kernel sent a tcp_send_reset event for this RST'
+finish
