@@ -165,22 +165,6 @@ end
 
 --- t:sleep(seconds)
 function T:sleep(secs)
-  if type(secs) ~= "number" or secs < 0 then error("sleep: seconds must be a non-negative number", 2) end
-  core.sleep(secs)
-end
-
---- t:now() -> seconds since the scenario started.
-function T:now() return core.now() - self.started end
-
---- t:log(...): a line in the scenario's output (shown with -v or on failure).
-function T:log(...)
-  local parts = {}
-  for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
-  self.logs[#self.logs + 1] = table.concat(parts, " ")
-end
-
---- t:sleep(seconds)
-function T:sleep(secs)
   if type(secs) ~= "number" or not (secs >= 0) then
     error("sleep: seconds must be a non-negative number, got " .. tostring(secs), 2)
   end
@@ -235,16 +219,16 @@ end
 
 -- The scenario's timeout: say where each actor waits.
 local function timed_out(t, timeout)
-  local where_waiting, at = {}, nil
+  local where_waiting, at, where = {}, nil, nil
   for i, co in ipairs(t.actors) do
     if coroutine.status(co) == "suspended" then
       where_waiting[#where_waiting + 1] = debug.traceback(co, "actor " .. i .. " was waiting")
       local w = failure.script_where(co)
-      if w and not at then at = string.format("actor %d waiting at %s", i, w) end
+      if w and not at then at, where = string.format("actor %d waiting at %s", i, w), w end
     end
   end
   t:record({ message = string.format("scenario timed out after %g s", timeout)
-      .. (at and (" (" .. at .. ")") or ""),
+      .. (at and (" (" .. at .. ")") or ""), where = where,
     traceback = table.concat(where_waiting, "\n"), timeout = true })
 end
 
@@ -292,7 +276,7 @@ function M.run(decl, opts)
   elseif failure.is(e) then
     r.status, r.message, r.where, r.details = "fail", e.message, e.where, e.details
   else
-    r.status, r.message, r.traceback = "error", e.message, e.traceback
+    r.status, r.message, r.traceback, r.where = "error", e.message, e.traceback, e.where
     r.timeout = e.timeout
   end
   -- Keep the packets of a scenario that did not pass, or when asked to.

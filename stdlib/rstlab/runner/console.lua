@@ -18,16 +18,6 @@ function M.indent(text, pre)
   return (pre .. tostring(text):gsub("\n", "\n" .. pre))
 end
 
--- Where an error without a place of its own happened: the first frame of
--- its traceback in the script (not rstlab's, not C).
-local function script_frame(traceback)
-  for file, line in tostring(traceback or ""):gmatch("\n%s*([^\n:%[]+):(%d+):") do
-    if not file:match("^stdlib/") and not file:match("rstlab/[%w_/]+%.lua$") then
-      return file .. ":" .. line
-    end
-  end
-end
-
 --- new(o [, out]) -> ui. o: the run's options (verbose, quiet; a format
 --- that takes stdout moves the human lines away: o.stdout_format). out(line)
 --- receives the human lines instead of stdout (no terminal then).
@@ -122,7 +112,6 @@ function M.new(o, out)
         fmt_ms(r.duration), tag))
       local msg = tostring(r.message)
       local where = r.where
-      if not where and not msg:match("^[^\n:]+:%d+:") then where = script_frame(r.traceback) end
       ui.line("      " .. (where and not msg:find(where, 1, true) and (where .. ": ") or "") .. msg)
       if r.details then ui.line(M.indent(r.details, "      ")) end
       -- rstlab's own frames help only who debugs rstlab: -v shows them.
