@@ -5,9 +5,9 @@
 set -u
 . "$SRC/tests/suite/lib.sh"
 
-run "$RSTLAB" -j 2 scripts/refused.lua scripts/linger0.lua scripts/unread_close.lua
+run "$RSTLAB" -j 2 scripts/refused.lua scripts/linger0.lua scripts/unread_close.lua scripts/data_after_close.lua
 expect_status 0
-expect_line '^4 passed, 0 failed$'
+expect_line '^5 passed, 0 failed$'
 # The kernel's reasons are checked where the tracepoint can be read (root);
 # elsewhere each reason clause must say it was not checked.
 if [ "$(id -u)" -eq 0 ]; then
@@ -54,5 +54,35 @@ mutate scripts/unread_close.lua 's/seq 1 ack 11 len 0   reason/seq 1 ack 6 len 0
 run "$RSTLAB" "$MUT"
 expect_status 1
 expect_line 'expected ack 6, got ack 11'
+
+# data_after_close: the server leaves the request unread: its close sends
+# a RST, not a FIN, and the client reads ECONNRESET, not EOF.
+mutate scripts/data_after_close.lua 's/t:eq(conn:read(7, { all = true, timeout = 1 }), "request")/t:eq(conn:pending(), 7)/'
+run "$RSTLAB" "$MUT"
+expect_status 1
+expect_line 'expected \[F\.\], got \[R\.\]'
+
+# The mini-socket's RST: bare (no ACK), with the timewait reason.
+mutate scripts/data_after_close.lua 's/S > C  \[R\]    seq 2 win 0/S > C  [R.]   seq 2 win 0/'
+run "$RSTLAB" "$MUT"
+expect_status 1
+expect_line 'expected \[R\.\], got \[R\]'
+if [ "$TRACING" = 1 ]; then
+  mutate scripts/data_after_close.lua 's/reason TCP_TIMEWAIT_SOCKET/reason NO_SOCKET/'
+  run "$RSTLAB" "$MUT"
+  expect_status 1
+  expect_line 'expected reason NO_SOCKET, kernel said TCP_TIMEWAIT_SOCKET'
+fi
+
+# EOF and errors stay apart: the client reads the FIN, never ECONNRESET,
+# and its write fails with EPIPE, not ECONNRESET.
+mutate scripts/data_after_close.lua '0,/t:fails_with("EOF", cli:read/s//t:fails_with("ECONNRESET", cli:read/'
+run "$RSTLAB" "$MUT"
+expect_status 1
+expect_line 'expected failure ECONNRESET, got EOF'
+mutate scripts/data_after_close.lua '0,/t:fails_with("EPIPE"/s//t:fails_with("ECONNRESET"/'
+run "$RSTLAB" "$MUT"
+expect_status 1
+expect_line 'expected failure ECONNRESET, got EPIPE'
 
 finish
