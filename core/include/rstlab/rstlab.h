@@ -162,6 +162,22 @@ RSL_API int rsl_decode(int linktype, const uint8_t *data, size_t caplen,
  * must hold 10 bytes; returns buf. */
 RSL_API const char *rsl_flags_format(uint8_t flags, char *buf, size_t len);
 
+/* ---- crafted segments -------------------------------------------------- */
+
+/* Build one TCP segment with its IP header from p's fields (family, src
+ * and dst, ports, seq, ack, flags, win, urg, ttl (0: 64), and the options
+ * mss and wscale (-1: absent), sack_ok, has_ts with ts_val/ts_ecr, nsack
+ * blocks) followed by plen bytes of payload, checksums computed, into buf
+ * (cap bytes); *len gets its size. What rsl_decode makes of the result is
+ * p again. RSL_OK, or RSL_EINVAL with the reason in err. */
+RSL_API int rsl_craft_build(const struct rsl_packet *p, const uint8_t *payload, size_t plen,
+                            uint8_t *buf, size_t cap, size_t *len, char *err, size_t errlen);
+/* Send a built IP packet through a raw socket (IPPROTO_RAW) made in the
+ * network namespace nsfd (-1: the caller's): it leaves through that
+ * namespace's routing and firewall like the host's own packets. Needs
+ * CAP_NET_RAW there (RSL_EUNAVAIL without). */
+RSL_API int rsl_craft_send(int nsfd, const uint8_t *pkt, size_t len, char *err, size_t errlen);
+
 /* ---- the loop -------------------------------------------------------- */
 
 struct rsl_loop;
