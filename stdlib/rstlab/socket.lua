@@ -247,8 +247,10 @@ end
 function Socket:close()
   if self.u:closed() then return true end
   if core.yieldable() and self.u:close_blocks() then
-    local r = self.u:call("close")
-    if r == "ready" then return self.u:finish("close") end
+    -- It raises only where no actor may wait (a coroutine of the script's
+    -- own), once the close() runs in its thread: nobody waits for it then.
+    local ok, r = pcall(self.u.call, self.u, "close")
+    if ok and r == "ready" then return self.u:finish("close") end
     self.u:detach("close")
     return true
   end
