@@ -566,6 +566,16 @@ static int lsock_closed(lua_State *L)
 	return 1;
 }
 
+/* An errno's name, or nil for 0. */
+static int push_errno_or_nil(lua_State *L, int err)
+{
+	if (err == 0)
+		lua_pushnil(L);
+	else
+		lua_pushstring(L, rsl_errno_name(err));
+	return 1;
+}
+
 /* sock:close_blocks() -> whether close() would block in the kernel */
 static int lsock_close_blocks(lua_State *L)
 {
@@ -590,11 +600,7 @@ static int lsock_so_error(lua_State *L)
 	int rc = rsl_sock_so_error(ls->s, &err);
 	if (rc != RSL_OK)
 		return sock_fail(L, ls, rc);
-	if (err == 0)
-		lua_pushnil(L);
-	else
-		lua_pushstring(L, rsl_errno_name(err));
-	return 1;
+	return push_errno_or_nil(L, err);
 }
 
 /* sock:reported() -> errno name | nil: the last error that ends a
@@ -602,12 +608,7 @@ static int lsock_so_error(lua_State *L)
 static int lsock_reported(lua_State *L)
 {
 	struct lsock *ls = check_sock(L, 1);
-	int err = ls->s != NULL ? rsl_sock_reported(ls->s) : 0;
-	if (err == 0)
-		lua_pushnil(L);
-	else
-		lua_pushstring(L, rsl_errno_name(err));
-	return 1;
+	return push_errno_or_nil(L, ls->s != NULL ? rsl_sock_reported(ls->s) : 0);
 }
 
 /* Convert a Lua value for option name into v, or raise. */

@@ -29,18 +29,19 @@ local function reset(t, cli, conn)
   t:eq(cli.u:wait("r", 2), "ready", "the RST reached the client")
 end
 
--- The SYNs (no ACK) a capture holds, and whether their source ports differ.
-local function syns(cap)
-  local n, ports = 0, {}
+-- Once the capture holds npackets: n SYNs (no ACK), each from a new port.
+local function check_syns(t, cap, npackets, n)
+  t:eq(cap.c:wait(npackets, 2), "ready", "the capture holds " .. npackets .. " packets")
+  local count, ports, distinct = 0, {}, 0
   for _, p in ipairs(cap:packets()) do
     if p.flags & 0x12 == 0x02 then
-      n = n + 1
+      count = count + 1
+      if not ports[p.sport] then distinct = distinct + 1 end
       ports[p.sport] = true
     end
   end
-  local distinct = 0
-  for _ in pairs(ports) do distinct = distinct + 1 end
-  return n, distinct
+  t:eq(count, n, "SYNs: one for each connect() that sent one")
+  t:eq(distinct, n, "each SYN from a new port")
 end
 
 scenario("after a RST: recv ECONNRESET, then EOF, EOF; send EPIPE, EPIPE", function(t)
@@ -101,10 +102,7 @@ scenario("non-blocking connect to a closed port, raw: every connect() as returne
   t:fails_with("ECONNREFUSED", s:read(1)) -- recv while the error is pending
   t:fails_with("EOF", s:read(1))
   t:fails_with("EPIPE", s:write("x"))
-  t:eq(cap.c:wait(6, 2), "ready", "SYN, RST three times")
-  local n, ports = syns(cap)
-  t:eq(n, 3, "a SYN for each connect() that said EINPROGRESS")
-  t:eq(ports, 3, "each from a new port")
+  check_syns(t, cap, 6, 3) -- SYN, RST for each connect() that said EINPROGRESS
 end)
 
 scenario("non-blocking connect to a closed port, waiting: ECONNREFUSED, then ECONNABORTED", function(t)
@@ -124,10 +122,7 @@ scenario("blocking connect to a closed port, twice: ECONNREFUSED, ECONNREFUSED; 
   t:fails_with("ECONNREFUSED", s:connect(addr))
   t:fails_with("ENOTCONN", s:read(1, { timeout = 2 })) -- at once: it does not block
   t:fails_with("EPIPE", s:write("x"))
-  t:eq(cap.c:wait(4, 2), "ready", "SYN, RST twice")
-  local n, ports = syns(cap)
-  t:eq(n, 2, "a SYN for each connect()")
-  t:eq(ports, 2, "each from a new port")
+  check_syns(t, cap, 4, 2) -- SYN, RST for each connect()
 end)
 
 scenario("non-blocking connect to a listener: EINPROGRESS, then 0, then EISCONN", function(t)
