@@ -384,11 +384,12 @@ static int job_start(struct lsock *ls, struct job *j)
 	return err;
 }
 
-/* The script's close (not __gc): the socket is gone for it from here on.
- * Waiters wake with "closed" (deferred), unless the state itself is
- * closing; calls blocked in the kernel are let go of. Returns what became
- * of the fd: 1 when the caller is to close it, 0 when it is already
- * closed or left to the last blocked call. */
+/* The start of every close (:close(), __close, __gc, sock:call("close")):
+ * the socket is gone for the script from here on. Waiters wake with
+ * "closed" (deferred), unless the state itself is closing (from_gc);
+ * calls blocked in the kernel are let go of. Returns what became of the
+ * fd: 1 when the caller is to close it, 0 when it is closed already or
+ * left to the last blocked call. */
 static int close_begin(struct lsock *ls, bool from_gc)
 {
 	for (int i = 0; i < NSLOTS; i++) {
