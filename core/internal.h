@@ -10,6 +10,8 @@
 
 #include <ev.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <sys/socket.h>
 
 #define RSL_HIDDEN __attribute__((visibility("hidden")))
 
@@ -53,5 +55,55 @@ RSL_HIDDEN int rsl_sandbox_prepare_tracing(char *why, size_t len);
 RSL_HIDDEN int rsl_write_text(const char *path, const char *text);
 /* Bring lo up in the current network namespace (SIOCSIFFLAGS). */
 RSL_HIDDEN int rsl_lo_up(char *err, size_t errlen);
+
+/* ---- work off the loop (worker.c) --------------------------------------- */
+
+/* A piece of work running in a thread of its own; see worker.c. */
+struct rsl_worker;
+typedef void (*rsl_work_fn)(void *arg);
+/* Called once work has returned: on the loop's thread with detached
+ * false, or (after rsl_worker_detach) in any thread with detached true,
+ * when it must only release what arg holds. */
+typedef void (*rsl_work_done_fn)(void *arg, bool detached);
+/* Run work(arg) in a new thread (all signals blocked in it). 0, or an
+ * errno (nothing started, done is never called). The worker frees itself
+ * after done. */
+RSL_HIDDEN int rsl_worker_start(struct rsl_loop *loop, rsl_work_fn work, rsl_work_done_fn done,
+                                void *arg, struct rsl_worker **out);
+/* On the loop's thread: stop waiting for w (NULL: nothing). w must not be
+ * used afterwards. */
+RSL_HIDDEN void rsl_worker_detach(struct rsl_worker *w);
+
+/* ---- one system call of a socket, made in any thread (sock.c) ----------- */
+
+/* The calls rsl_sock_read & co. make, split so that the system call itself
+ * can run in a worker thread: prepare reads the socket (loop's thread),
+ * run makes exactly one system call touching only the record (any
+ * thread), apply turns its result into the socket's state and an RSL_*
+ * code (loop's thread), exactly as rsl_sock_read & co. would return it. */
+enum rsl_sock_op { RSL_CALL_CONNECT, RSL_CALL_ACCEPT, RSL_CALL_RECV, RSL_CALL_SEND,
+                   RSL_CALL_CLOSE };
+struct rsl_sock_call {
+	enum rsl_sock_op op;
+	int fd;                 /* CLOSE: taken from the socket, closed by run */
+	int flags;              /* recv/send/accept4 flags */
+	struct sockaddr_storage addr;   /* CONNECT: to; ACCEPT: the peer */
+	unsigned addrlen;
+	void *buf;              /* RECV: into; SEND: from (the caller's) */
+	size_t len;
+	long ret;               /* what the system call returned */
+	int err;                /* its errno when ret < 0 */
+	double seconds;         /* how long it took */
+};
+/* to: CONNECT's address; buf, len: RECV's or SEND's. CLOSE takes the fd:
+ * the socket is closed (rsl_sock_fd -1) from here on. */
+RSL_HIDDEN void rsl_sock_call_prepare(struct rsl_sock *s, struct rsl_sock_call *c,
+                                      enum rsl_sock_op op, const struct rsl_addr *to,
+                                      void *buf, size_t len);
+RSL_HIDDEN void rsl_sock_call_run(struct rsl_sock_call *c);
+/* RSL_OK, RSL_EAGAIN (the errno, EAGAIN or EINPROGRESS, is rsl_sock_errno)
+ * or RSL_ESYS. ACCEPT fills out (a closed socket object). */
+RSL_HIDDEN int rsl_sock_call_apply(struct rsl_sock *s, struct rsl_sock_call *c,
+                                   struct rsl_sock *out);
 
 #endif

@@ -1,8 +1,14 @@
 /*
- * TCP sockets, always non-blocking, and their options by name.
+ * TCP sockets and their options by name.
  *
- * This layer does not wait: a call that would block says RSL_EAGAIN and the
- * caller (the Lua scheduler, or an embedder) waits on the fd. It never reads
+ * A socket is non-blocking unless made blocking (rsl_sock_set_blocking).
+ * On a non-blocking one this layer does not wait: a call that would block
+ * says RSL_EAGAIN (the errno, EAGAIN or EINPROGRESS, kept) and the caller
+ * (the Lua scheduler, or an embedder) waits on the fd. On a blocking one
+ * the calls block as a blocking program's do; the Lua side makes them in a
+ * worker thread (worker.c) through the prepare/run/apply split below.
+ * Results are the kernel's: a recv() that returned 0 is reported as 0,
+ * also after a reset was reported to an earlier call. It never reads
  * ahead: rsl_sock_read takes at most what was asked from the kernel, because
  * bytes left unread in the receive queue are what turns a close() into a
  * RST, and a scenario must be able to show that.
@@ -10,6 +16,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <linux/tcp.h> /* the full struct tcp_info; glibc's is older */
 #include <stdio.h>
@@ -22,19 +29,19 @@
 struct rsl_sock {
 	int fd;                 /* -1 when closed */
 	int family;
+	bool blocking;          /* no O_NONBLOCK: calls block (in a worker) */
 	int err;                /* errno of the last failure */
-	int fatal;              /* the error that ended the connection, once a
-	                           call reported it (ECONNRESET, ETIMEDOUT...) */
+	int reported;           /* the last error that ends a connection reported
+	                           to a call (ECONNRESET...): only a hint for
+	                           the message of a later EOF, never a result */
 	struct rsl_addr local;  /* remembered, see rsl_sock_local */
 	struct rsl_addr peer;
 	char errbuf[RSL_ERRLEN];
 };
 
-/* Fail with the errno already saved in s->err. */
-/* Errors after which the connection is gone. The kernel reports such an
- * error once (to whichever call comes first) and then recv() returns 0 as
- * if a FIN had come: remembering it keeps a reset from reading as an
- * orderly close. */
+/* Errors after which the kernel has no connection any more. It reports
+ * such an error once, to whichever call comes first; then recv() returns
+ * 0. That 0 stays 0 (EOF): this list only lets its message say so. */
 static bool ends_connection(int err)
 {
 	switch (err) {
@@ -46,14 +53,23 @@ static bool ends_connection(int err)
 	}
 }
 
+/* Fail with the errno already saved in s->err. */
 static int fail(struct rsl_sock *s, const char *what)
 {
-	if (s->fatal == 0 && ends_connection(s->err))
-		s->fatal = s->err;
+	if (ends_connection(s->err))
+		s->reported = s->err;
 	rsl_format_error(s->errbuf, sizeof s->errbuf, "%s: %s", what, strerror(s->err));
 	return RSL_ESYS;
 }
 #define FAIL(s, what) (((s)->err = errno), fail((s), (what)))
+
+/* Would block: not a failure, but the errno is kept (a raw call shows it). */
+static int would_block(struct rsl_sock *s, int err, const char *what)
+{
+	s->err = err;
+	rsl_format_error(s->errbuf, sizeof s->errbuf, "%s: %s", what, strerror(err));
+	return RSL_EAGAIN;
+}
 
 static int check_open(struct rsl_sock *s)
 {
@@ -126,8 +142,26 @@ int rsl_sock_open(struct rsl_sock *s, int family)
 	if (s->fd < 0)
 		return FAIL(s, "socket");
 	s->family = family;
+	s->blocking = false;
 	return RSL_OK;
 }
+
+int rsl_sock_set_blocking(struct rsl_sock *s, bool blocking)
+{
+	int rc = check_open(s);
+	if (rc != RSL_OK)
+		return rc;
+	int fl = fcntl(s->fd, F_GETFL);
+	if (fl < 0)
+		return FAIL(s, "fcntl(F_GETFL)");
+	fl = blocking ? (fl & ~O_NONBLOCK) : (fl | O_NONBLOCK);
+	if (fcntl(s->fd, F_SETFL, fl) < 0)
+		return FAIL(s, "fcntl(F_SETFL)");
+	s->blocking = blocking;
+	return RSL_OK;
+}
+
+bool rsl_sock_blocking(const struct rsl_sock *s) { return s->blocking; }
 
 int rsl_sock_bind(struct rsl_sock *s, const struct rsl_addr *a)
 {
@@ -152,35 +186,133 @@ int rsl_sock_listen(struct rsl_sock *s, int backlog)
 	return RSL_OK;
 }
 
-int rsl_sock_connect(struct rsl_sock *s, const struct rsl_addr *a)
+/* ---- the calls that may block: prepare, run (any thread), apply ------- */
+
+void rsl_sock_call_prepare(struct rsl_sock *s, struct rsl_sock_call *c, enum rsl_sock_op op,
+                           const struct rsl_addr *to, void *buf, size_t len)
 {
-	struct sockaddr_storage ss;
+	memset(c, 0, sizeof *c);
+	c->op = op;
+	c->fd = s->fd;
+	c->buf = buf;
+	c->len = len;
+	switch (op) {
+	case RSL_CALL_CONNECT:
+		s->peer = *to;
+		c->addrlen = to_sockaddr(to, &c->addr);
+		break;
+	case RSL_CALL_ACCEPT:
+		/* A blocking program's listener hands out blocking sockets. */
+		c->flags = SOCK_CLOEXEC | (s->blocking ? 0 : SOCK_NONBLOCK);
+		c->addrlen = sizeof c->addr;
+		break;
+	case RSL_CALL_RECV:
+		c->flags = s->blocking ? 0 : MSG_DONTWAIT;
+		break;
+	case RSL_CALL_SEND:
+		c->flags = MSG_NOSIGNAL | (s->blocking ? 0 : MSG_DONTWAIT);
+		break;
+	case RSL_CALL_CLOSE:
+		s->fd = -1;
+		break;
+	}
+}
+
+void rsl_sock_call_run(struct rsl_sock_call *c)
+{
+	double t0 = rsl_now();
+	socklen_t alen = c->addrlen;
+	switch (c->op) {
+	case RSL_CALL_CONNECT:
+		c->ret = connect(c->fd, (struct sockaddr *)&c->addr, alen);
+		break;
+	case RSL_CALL_ACCEPT:
+		c->ret = accept4(c->fd, (struct sockaddr *)&c->addr, &alen, c->flags);
+		c->addrlen = alen;
+		break;
+	case RSL_CALL_RECV:
+		c->ret = recv(c->fd, c->buf, c->len, c->flags);
+		break;
+	case RSL_CALL_SEND:
+		c->ret = send(c->fd, c->buf, c->len, c->flags);
+		break;
+	case RSL_CALL_CLOSE:
+		c->ret = close(c->fd);
+		break;
+	}
+	c->err = c->ret < 0 ? errno : 0;
+	c->seconds = rsl_now() - t0;
+}
+
+static const char *const call_names[] = {
+	[RSL_CALL_CONNECT] = "connect", [RSL_CALL_ACCEPT] = "accept",
+	[RSL_CALL_RECV] = "recv", [RSL_CALL_SEND] = "send", [RSL_CALL_CLOSE] = "close",
+};
+
+int rsl_sock_call_apply(struct rsl_sock *s, struct rsl_sock_call *c, struct rsl_sock *out)
+{
+	const char *what = call_names[c->op];
+	if (c->ret < 0) {
+		if (c->err == EAGAIN || c->err == EWOULDBLOCK)
+			return would_block(s, c->err, what);
+		if (c->op == RSL_CALL_CONNECT && c->err == EINPROGRESS) {
+			/* The SYN is out: the ephemeral port is bound now, and
+			 * later (after a RST) getsockname would no longer tell it. */
+			learn_local(s);
+			return would_block(s, c->err, what);
+		}
+		s->err = c->err;
+		return fail(s, what);
+	}
+	if (c->op == RSL_CALL_CONNECT) {
+		learn_local(s);
+	} else if (c->op == RSL_CALL_ACCEPT) {
+		out->fd = (int)c->ret;
+		out->family = s->family;
+		out->blocking = s->blocking;
+		from_sockaddr(&c->addr, &out->peer);
+		learn_local(out);
+	}
+	return RSL_OK;
+}
+
+/* One call on the calling thread: what a non-blocking socket does on the
+ * loop (a blocking one blocks here). */
+static int call_now(struct rsl_sock *s, struct rsl_sock_call *c, enum rsl_sock_op op,
+                    const struct rsl_addr *to, void *buf, size_t len, struct rsl_sock *out)
+{
 	int rc = check_open(s);
 	if (rc != RSL_OK)
 		return rc;
-	s->peer = *a;
-	if (connect(s->fd, (struct sockaddr *)&ss, to_sockaddr(a, &ss)) == 0) {
-		learn_local(s);
-		return RSL_OK;
-	}
-	if (errno == EINPROGRESS) {
-		/* The SYN is out: the ephemeral port is bound now, and later (after
-		 * a RST) getsockname would no longer tell it. */
-		learn_local(s);
-		return RSL_EAGAIN;
-	}
-	return FAIL(s, "connect");
+	rsl_sock_call_prepare(s, c, op, to, buf, len);
+	rsl_sock_call_run(c);
+	return rsl_sock_call_apply(s, c, out);
+}
+
+int rsl_sock_connect(struct rsl_sock *s, const struct rsl_addr *a)
+{
+	struct rsl_sock_call c;
+	return call_now(s, &c, RSL_CALL_CONNECT, a, NULL, 0, NULL);
+}
+
+int rsl_sock_so_error(struct rsl_sock *s, int *err)
+{
+	socklen_t len = sizeof *err;
+	int rc = check_open(s);
+	*err = 0;
+	if (rc != RSL_OK)
+		return rc;
+	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, err, &len) < 0)
+		return FAIL(s, "getsockopt(SO_ERROR)");
+	return RSL_OK;
 }
 
 int rsl_sock_connect_finish(struct rsl_sock *s)
 {
 	int soerr = 0;
-	socklen_t len = sizeof soerr;
-	int rc = check_open(s);
+	int rc = rsl_sock_so_error(s, &soerr);
 	if (rc != RSL_OK)
 		return rc;
-	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-		return FAIL(s, "getsockopt(SO_ERROR)");
 	if (soerr != 0) {
 		s->err = soerr;
 		return fail(s, "connect");
@@ -191,60 +323,24 @@ int rsl_sock_connect_finish(struct rsl_sock *s)
 
 int rsl_sock_accept(struct rsl_sock *s, struct rsl_sock *out)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	int rc = check_open(s);
-	if (rc != RSL_OK)
-		return rc;
-	int fd = accept4(s->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return RSL_EAGAIN;
-		return FAIL(s, "accept");
-	}
-	out->fd = fd;
-	out->family = s->family;
-	from_sockaddr(&ss, &out->peer);
-	learn_local(out);
-	return RSL_OK;
+	struct rsl_sock_call c;
+	return call_now(s, &c, RSL_CALL_ACCEPT, NULL, NULL, 0, out);
 }
 
 int rsl_sock_read(struct rsl_sock *s, void *buf, size_t n, size_t *got)
 {
-	int rc = check_open(s);
-	*got = 0;
-	if (rc != RSL_OK)
-		return rc;
-	ssize_t r = recv(s->fd, buf, n, MSG_DONTWAIT);
-	if (r < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return RSL_EAGAIN;
-		return FAIL(s, "recv");
-	}
-	if (r == 0 && n > 0 && s->fatal != 0) {
-		s->err = s->fatal;
-		rsl_set_error(s->errbuf, "recv: %s (reported to an earlier call; recv() "
-		              "now returns 0, which is not a FIN)", strerror(s->fatal));
-		return RSL_ESYS;
-	}
-	*got = (size_t)r;
-	return RSL_OK;
+	struct rsl_sock_call c;
+	int rc = call_now(s, &c, RSL_CALL_RECV, NULL, buf, n, NULL);
+	*got = rc == RSL_OK ? (size_t)c.ret : 0;
+	return rc;
 }
 
 int rsl_sock_write(struct rsl_sock *s, const void *buf, size_t n, size_t *put)
 {
-	int rc = check_open(s);
-	*put = 0;
-	if (rc != RSL_OK)
-		return rc;
-	ssize_t r = send(s->fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-	if (r < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return RSL_EAGAIN;
-		return FAIL(s, "send");
-	}
-	*put = (size_t)r;
-	return RSL_OK;
+	struct rsl_sock_call c;
+	int rc = call_now(s, &c, RSL_CALL_SEND, NULL, (void *)buf, n, NULL);
+	*put = rc == RSL_OK ? (size_t)c.ret : 0;
+	return rc;
 }
 
 int rsl_sock_shutdown(struct rsl_sock *s, int how)
@@ -257,12 +353,21 @@ int rsl_sock_shutdown(struct rsl_sock *s, int how)
 	return RSL_OK;
 }
 
-void rsl_sock_close(struct rsl_sock *s)
+int rsl_sock_close(struct rsl_sock *s)
 {
+	struct rsl_sock_call c;
 	if (s == NULL || s->fd < 0)
-		return;
-	close(s->fd);
+		return RSL_OK;
+	rsl_sock_call_prepare(s, &c, RSL_CALL_CLOSE, NULL, NULL, 0);
+	rsl_sock_call_run(&c);
+	return rsl_sock_call_apply(s, &c, NULL);
+}
+
+int rsl_sock_take_fd(struct rsl_sock *s)
+{
+	int fd = s->fd;
 	s->fd = -1;
+	return fd;
 }
 
 void rsl_sock_free(struct rsl_sock *s)
@@ -271,6 +376,7 @@ void rsl_sock_free(struct rsl_sock *s)
 	free(s);
 }
 
+int rsl_sock_reported(const struct rsl_sock *s) { return s->reported; }
 int rsl_sock_fd(const struct rsl_sock *s) { return s->fd; }
 int rsl_sock_family(const struct rsl_sock *s) { return s->family; }
 int rsl_sock_errno(const struct rsl_sock *s) { return s->err; }

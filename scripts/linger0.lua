@@ -2,7 +2,8 @@
 --
 -- With l_onoff = 1 and l_linger = 0, close() does not send a FIN and wait:
 -- the kernel drops the connection at once and sends a RST. The peer's next
--- read fails with ECONNRESET, and neither side keeps a TIME_WAIT socket,
+-- read fails with ECONNRESET (reported once: the read after it returns 0,
+-- EOF), and neither side keeps a TIME_WAIT socket,
 -- which is why people (mis)use it to avoid TIME_WAIT.
 --
 -- The kernel's reason: a linger-0 close goes through tcp_disconnect(),
@@ -26,6 +27,8 @@ scenario("SO_LINGER {1,0} then close: RST instead of FIN, peer read fails with E
   conn:close()
 
   t:fails_with("ECONNRESET", cli:read(10, { timeout = 1 }))
+  t:fails_with("EOF", cli:read(10, { timeout = 1 }))  -- what recv() returns next
+  t:eq(cli:error(), nil, "SO_ERROR: the reset was reported to the read")
 
   cap:expect({ C = cli, S = conn }, [[
     C > S  [S]    seq 0

@@ -65,7 +65,7 @@ local function family_of(addr, what)
 end
 
 -- Options of listen/connect that are not socket options.
-local CALL_KEYS = { timeout = true, backlog = true, bind = true }
+local CALL_KEYS = { timeout = true, backlog = true, bind = true, blocking = true }
 
 local function split_opts(opts, what)
   opts = check.opts(opts, nil, what, 3)
@@ -77,28 +77,35 @@ local function split_opts(opts, what)
 end
 
 local FAMILIES = { inet = true, inet6 = true }
+local SOCKET_KEYS = { blocking = true }
 
---- h:socket([family]) -> an unconnected Socket ("inet", the default, or
---- "inet6") | nil, msg, code.
-function Host:socket(family)
+--- h:socket([family] [, {blocking = bool}]) -> an unconnected Socket
+--- ("inet", the default, or "inet6") | nil, msg, code. blocking = true: a
+--- socket without O_NONBLOCK, whose every call (connect, accept, read,
+--- write, close) blocks in the kernel as a blocking program's does, in a
+--- worker thread while the actor waits.
+function Host:socket(family, opts)
+  if type(family) == "table" and opts == nil then family, opts = nil, family end
   if family ~= nil and not FAMILIES[family] then
     error('socket: family must be "inet" or "inet6", got ' .. tostring(family), 2)
   end
+  opts = check.opts(opts, SOCKET_KEYS, "socket")
   if self.down then
     error("host " .. self.name .. " is down (crashed): reboot it before making sockets on it", 2)
   end
-  local u, msg, code = core.socket(family or "inet", self.ns)
+  local u, msg, code = core.socket(family or "inet", self.ns, opts.blocking)
   if not u then return nil, msg, code end
   return socket.wrap(u, self)
 end
 
 --- h:listen(addr [, opts]) -> listening Socket | nil, msg, code. Port 0
---- takes a free port from this scenario's own slice. opts: backlog, and
---- socket options set before bind.
+--- takes a free port from this scenario's own slice. opts: backlog,
+--- blocking (see h:socket; what it accepts is blocking too), and socket
+--- options set before bind.
 function Host:listen(addr, opts)
   local fam = family_of(addr, "listen")
   local o, sockopts = split_opts(opts, "listen")
-  local s, msg, code = self:socket(fam)
+  local s, msg, code = self:socket(fam, { blocking = o.blocking })
   if not s then return nil, msg, code end
   if sockopts then
     local ok, m, c = s:set(sockopts)
@@ -112,12 +119,13 @@ function Host:listen(addr, opts)
 end
 
 --- h:connect(addr [, opts]) -> connected Socket | nil, msg, code. opts:
---- timeout, bind ("ip:port"), and socket options set before connect.
---- (To keep the socket of a failed connect, use h:socket() and s:connect.)
+--- timeout, bind ("ip:port"), blocking (see h:socket), and socket options
+--- set before connect. (To keep the socket of a failed connect, use
+--- h:socket() and s:connect.)
 function Host:connect(addr, opts)
   local fam = family_of(addr, "connect")
   local o, sockopts = split_opts(opts, "connect")
-  local s, msg, code = self:socket(fam)
+  local s, msg, code = self:socket(fam, { blocking = o.blocking })
   if not s then return nil, msg, code end
   if sockopts then
     local ok, m, c = s:set(sockopts)

@@ -197,35 +197,54 @@ RSL_API void *rsl_loop_ev(struct rsl_loop *loop);
 
 /* ---- TCP sockets ----------------------------------------------------- */
 
-/* A TCP socket, always non-blocking. Every call that fails keeps the errno
- * (rsl_sock_errno) and a message (rsl_sock_error). RSL_EAGAIN means "would
- * block": wait for the fd (rsl_sock_fd) and call again. */
+/* A TCP socket, non-blocking unless made blocking. Every call that fails
+ * keeps the errno (rsl_sock_errno) and a message (rsl_sock_error). On a
+ * non-blocking socket RSL_EAGAIN means "would block": the errno (EAGAIN, or
+ * EINPROGRESS for connect) is kept too; wait for the fd (rsl_sock_fd) and
+ * call again. Results are the kernel's, never rewritten. */
 struct rsl_sock;
 
 /* A closed socket object (NULL when out of memory); caller frees with
  * rsl_sock_free, which closes it first. */
 RSL_API struct rsl_sock *rsl_sock_new(void);
-/* Create the kernel socket (AF_INET or AF_INET6) in the calling thread's
- * current network namespace. */
+/* Create the kernel socket (AF_INET or AF_INET6), non-blocking, in the
+ * calling thread's current network namespace. */
 RSL_API int rsl_sock_open(struct rsl_sock *s, int family);
+/* Clear (blocking) or set O_NONBLOCK. On a blocking socket connect,
+ * accept, read, write (and a close with SO_LINGER) block the calling
+ * thread as a blocking program's calls do; sockets it accepts are blocking
+ * too. */
+RSL_API int rsl_sock_set_blocking(struct rsl_sock *s, bool blocking);
+RSL_API bool rsl_sock_blocking(const struct rsl_sock *s);
 RSL_API int rsl_sock_bind(struct rsl_sock *s, const struct rsl_addr *a);
 RSL_API int rsl_sock_listen(struct rsl_sock *s, int backlog);
-/* Start connecting: RSL_OK when connected at once, RSL_EAGAIN while in
- * progress (wait for writability, then rsl_sock_connect_finish). */
+/* One connect(): RSL_OK when connected, RSL_EAGAIN on EINPROGRESS (wait
+ * for writability, then rsl_sock_connect_finish), RSL_ESYS otherwise
+ * (EALREADY, EISCONN, ECONNREFUSED, ECONNABORTED... as the kernel said).
+ * Called again, it calls connect() again. */
 RSL_API int rsl_sock_connect(struct rsl_sock *s, const struct rsl_addr *a);
+/* After writability: read SO_ERROR (consuming it) and fail with it. */
 RSL_API int rsl_sock_connect_finish(struct rsl_sock *s);
+/* SO_ERROR into *err (0: none); reading it clears it, as in the kernel. */
+RSL_API int rsl_sock_so_error(struct rsl_sock *s, int *err);
 /* Accept into out (a closed socket object). */
 RSL_API int rsl_sock_accept(struct rsl_sock *s, struct rsl_sock *out);
 /* Read at most n bytes: never more is taken from the kernel. *got == 0 with
- * RSL_OK is the orderly end of the stream (a FIN). */
+ * RSL_OK is what recv() returned: the end of the stream (a FIN, or a
+ * connection whose reset was reported to an earlier call: see
+ * rsl_sock_reported). */
 RSL_API int rsl_sock_read(struct rsl_sock *s, void *buf, size_t n, size_t *got);
 /* Write what the kernel takes now (*put may be < n). Never raises SIGPIPE. */
 RSL_API int rsl_sock_write(struct rsl_sock *s, const void *buf, size_t n, size_t *put);
 /* how: SHUT_RD, SHUT_WR or SHUT_RDWR. */
 RSL_API int rsl_sock_shutdown(struct rsl_sock *s, int how);
-/* Close the kernel socket; idempotent. What the kernel sends (FIN or RST)
- * depends on the options and the unread data, as for any close(). */
-RSL_API void rsl_sock_close(struct rsl_sock *s);
+/* Close the kernel socket: close()'s result (RSL_OK, or RSL_ESYS); RSL_OK
+ * on a closed object. What the kernel sends (FIN or RST) depends on the
+ * options and the unread data, as for any close(); with SO_LINGER {1, N}
+ * it blocks up to N seconds, also on a non-blocking socket. */
+RSL_API int rsl_sock_close(struct rsl_sock *s);
+/* Mark s closed and hand its fd to the caller, who closes it. */
+RSL_API int rsl_sock_take_fd(struct rsl_sock *s);
 RSL_API void rsl_sock_free(struct rsl_sock *s);
 RSL_API int rsl_sock_fd(const struct rsl_sock *s);
 RSL_API int rsl_sock_family(const struct rsl_sock *s);
@@ -233,6 +252,10 @@ RSL_API int rsl_sock_family(const struct rsl_sock *s);
  * by peer"); the message is owned by s, valid until its next call. */
 RSL_API int rsl_sock_errno(const struct rsl_sock *s);
 RSL_API const char *rsl_sock_error(const struct rsl_sock *s);
+/* The last error that ends a connection (ECONNRESET, ETIMEDOUT,
+ * ECONNREFUSED...) a call of s reported, or 0: a hint for the message of
+ * a later end of stream, never a result. */
+RSL_API int rsl_sock_reported(const struct rsl_sock *s);
 /* Addresses: the local one is remembered at bind/connect time, so it is
  * still known after a failed connect (when getsockname says 0.0.0.0:0).
  * Owned by s, valid until rsl_sock_free (family 0: not known). */
