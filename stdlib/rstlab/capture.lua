@@ -19,6 +19,7 @@ local check = require "rstlab.check"
 local expect = require "rstlab.expect"
 local failure = require "rstlab.failure"
 local ladder = require "rstlab.ladder"
+local segment = require "rstlab.segment"
 
 local M = {}
 
@@ -57,10 +58,15 @@ function Capture:add(host, opts)
   return self
 end
 
---- cap:packets() -> list of packet tables captured so far.
+--- cap:packets() -> list of packet tables captured so far; a segment the
+--- scenario crafted (h:send) has injected = true.
 function Capture:packets()
-  local out = {}
-  for i = 1, self.c:count() do out[i] = self.c:packet(i) end
+  local out, sc = {}, self.scenario
+  for i = 1, self.c:count() do
+    local p = self.c:packet(i)
+    if #sc.injected > 0 and segment.injected(sc, p) then p.injected = true end
+    out[i] = p
+  end
   return out
 end
 
@@ -155,7 +161,7 @@ function M.default_binds(packets)
 end
 
 local PACKET_FIELDS = { "index", "ts", "src", "dst", "sport", "dport", "flags", "seq", "ack",
-  "win", "len", "ttl", "mss", "wscale", "sackok", "tsval", "tsecr", "sack", "iface" }
+  "win", "len", "ttl", "mss", "wscale", "sackok", "tsval", "tsecr", "sack", "iface", "injected" }
 local MAX_RECORD_PACKETS = 2000
 
 --- record(cap) -> { name, binds, packets, marks, failed, truncated }: a
@@ -178,6 +184,13 @@ function M.record(cap)
     rec.marks, rec.failed = expect.marks(last.spec, last.report, last.report.capture_index)
   else
     rec.binds = M.default_binds(all)
+  end
+  -- Crafted segments say so beside their arrow.
+  for i, p in ipairs(rec.packets) do
+    if p.injected then
+      rec.marks = rec.marks or {}
+      rec.marks[i] = "(injected)" .. (rec.marks[i] and ("  " .. rec.marks[i]) or "")
+    end
   end
   return rec
 end

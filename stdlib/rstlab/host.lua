@@ -20,6 +20,7 @@ local check = require "rstlab.check"
 local socket = require "rstlab.socket"
 local capture = require "rstlab.capture"
 local failure = require "rstlab.failure"
+local segment = require "rstlab.segment"
 local tcpflags = require "rstlab.tcpflags"
 
 local M = {}
@@ -426,6 +427,39 @@ function Host:reboot()
   for _, r in ipairs(self.crash_rules) do del_rule(self, r[1], r[2]) end
   self.crash_rules = nil
   self.down = false
+end
+
+-- ---------------------------------------------------------------------
+-- crafted segments
+
+-- A crafted segment from an address that no socket of h owns: h's kernel
+-- would answer the peer's replies with RSTs of its own (NO_SOCKET). A rule
+-- drops those replies as they arrive (prerouting: h's captures still see
+-- them), once per source.
+local function quiet(h, src, dst)
+  local port = tonumber(src:match(":(%d+)$"))
+  for _, s in ipairs(h.ns:sockets() or {}) do
+    if s.sport == port then return end -- a socket of h: let its kernel answer
+  end
+  h.quieted = h.quieted or {}
+  if h.quieted[src] then return end
+  local ip = src:match("^%[?([^%]]+)%]?:%d+$")
+  local fam = ip:find(":", 1, true) and "ip6" or "ip"
+  M.add_rule(h, "prerouting", string.format("%s daddr %s tcp dport %d counter drop", fam, ip, port))
+  h.quieted[src] = true
+end
+
+--- h:send{ src =, dst = | as = socket | to = socket, flags = "R", seq =,
+--- ack =, win =, urg =, ttl =, mss =, wscale =, sackok =, sack = {{l, r}},
+--- tsval =, tsecr =, payload =, quiet = true } -> true | nil, msg, code:
+--- one crafted TCP segment from this host (see rstlab.segment). seq and ack
+--- are absolute, or "next[+-N]" read from the connection in the scenario's
+--- captures; tsval/tsecr "last[+-N]". From a source no socket of h owns,
+--- the peer's replies are dropped on arrival at h (quiet = false keeps
+--- them: then h's kernel answers them with RSTs).
+function Host:send(spec)
+  if self.down then error("send: host " .. self.name .. " is down (crashed)", 2) end
+  return segment.send(self, spec, quiet)
 end
 
 return M

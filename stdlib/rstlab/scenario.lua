@@ -239,7 +239,7 @@ function M.run(decl, opts)
   opts = opts or {}
   local scale = opts.time_scale or 1
   local t = setmetatable({
-    objects = {}, actors = {}, hosts = {}, links = {},
+    objects = {}, actors = {}, hosts = {}, links = {}, injected = {},
     captures = {}, unchecked = {}, logs = {}, started = core.now(), name = decl.name,
     reasons = reason.new(opts.trace_instance), scale = scale,
   }, T)
