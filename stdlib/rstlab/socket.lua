@@ -44,6 +44,17 @@ function M.wrap(u, host)
   return s
 end
 
+-- s.addrs: every local address the socket had (after bind, after each
+-- connect attempt: a new port each time), so a capture can bind a name to
+-- all of the socket's connections.
+local function remember(s)
+  local a = s.u:local_addr()
+  if not a or a:match(":0$") or a:match("^0%.0%.0%.0:") or a:match("^%[::%]:") then return end
+  s.addrs = s.addrs or {}
+  for _, x in ipairs(s.addrs) do if x == a then return end end
+  s.addrs[#s.addrs + 1] = a
+end
+
 --- is(v) -> whether v is a Socket.
 function M.is(v) return getmetatable(v) == Socket end
 
@@ -124,6 +135,7 @@ function Socket:connect(addr, opts)
   local secs = check.timeout(opts, "connect")
   local deadline = secs and core.now() + secs
   local ok, msg, code = self.u:connect_start(addr)
+  remember(self)
   if ok == nil then return nil, msg, code end
   if ok then return true end
   local r, m2, c2 = park(self, "w", deadline, "connect to " .. addr, secs)
@@ -149,7 +161,9 @@ end
 --- s:bind("ip:port") -> true | nil, msg, code.
 function Socket:bind(addr)
   check.arg(addr, "string", "bind", 1)
-  return self.u:bind(addr)
+  local ok, msg, code = self.u:bind(addr)
+  remember(self)
+  return ok, msg, code
 end
 
 --- s:listen([backlog]) -> true | nil, msg, code.
