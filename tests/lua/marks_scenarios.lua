@@ -59,6 +59,34 @@ scenario("MUST FAIL: counters that did not move as expected", function(t)
   linger0_moved(t):expect { TCPAbortOnLinger = 1 }
 end)
 
+-- RFC 5961: a SYN on an established connection is answered by a
+-- challenge ACK, at most one per tcp_invalid_ratelimit (per socket).
+scenario("counters: one challenge ACK, the SYNs after it within the rate limit are not answered", function(t)
+  local a, b = linked(t)
+  b:sysctl("net.ipv4.tcp_invalid_ratelimit", 5000) -- ms
+  local cap = assert(a:capture())
+  local srv = assert(b:listen("10.0.0.2:0"))
+  local cli = assert(a:connect(srv.addr, { timeout = 2 }))
+  local conn = assert(srv:accept({ timeout = 2 }))
+  a:crash()                             -- B's side stays ESTABLISHED
+  a:reboot()
+  a:drop { dir = "out", flags = "R" }   -- A's answers to the challenge die here
+  local b0 = b:counters()
+  local s = assert(a:socket())
+  assert(s:set { reuseaddr = true })
+  assert(s:bind(cli.addr))              -- the same four-tuple again
+  t:mark("syn")
+  t:fails_with("TIMEOUT", s:connect(srv.addr, { timeout = 1.5 }))
+  b:counters():since(b0):expect { TCPSYNChallenge = 3, TCPChallengeACK = 1, TCPACKSkippedChallenge = 2 }
+  cap:expect({ C = s, S = conn }, [[
+    C > S  [S]   after syn 0 ± 0.05
+    S > C  [.]   seq 1 ack 1            -- the challenge ACK, in the old connection's numbers
+    C > S  [S]   after syn 0 ± 0.05     -- again at once, after the challenge ACK
+    C > S  [S]   after syn 1 ± 0.2      -- its retransmission
+    no more packets within 0.2 s        -- neither is answered
+  ]], { from = "syn" })
+end)
+
 scenario("marks: t:now(), marks and the packets' t are one clock", function(t)
   local h = t.host
   local cap = assert(h:capture())

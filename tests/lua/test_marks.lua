@@ -47,6 +47,6 @@ must_fail("MUST FAIL: an unknown TCP state lists the states", "error",
     .. "FIN_WAIT2, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK, LISTEN, CLOSING, NEW_SYN_RECV)",
   'state = "ESTABLISHD"')
 
-r:counts(14, 5)
+r:counts(15, 5)
 
 h.done()
