@@ -100,6 +100,8 @@ local function endpoint(name, v)
     if #eps > 1 then return table.move(eps, 1, #eps, 1, {}) end
     if #eps == 1 then return eps[1] end
     if type(v.addr) == "string" then return v.addr end
+    error("expect: endpoint " .. tostring(name) .. " is a socket without a local address yet "
+      .. "(bound or connected sockets have one)", 4)
   elseif type(v) == "table" and #v > 0 then
     local eps = {}
     for i, a in ipairs(v) do eps[i] = addr(a) end

@@ -243,3 +243,9 @@ scenario("link:dropped() keeps what a cut dropped across heal", function(t)
   t:fails_with("TIMEOUT", a:connect(dst, { timeout = 0.2 }))
   t:ok(l:dropped() > kept, "a second cut adds to it")
 end)
+
+scenario("MUST FAIL: a socket without an address yet cannot stand for an endpoint", function(t)
+  local cap = assert(t.host:capture())
+  local s = assert(t.host:socket())
+  cap:expect({ C = s, S = "127.0.0.1:1" }, "C > S [S]") -- never bound nor connected
+end)

@@ -47,6 +47,9 @@ must_fail("MUST FAIL: an unknown TCP state lists the states", "error",
     .. "FIN_WAIT2, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK, LISTEN, CLOSING, NEW_SYN_RECV)",
   'state = "ESTABLISHD"')
 
-r:counts(15, 5)
+must_fail("MUST FAIL: a socket without an address yet cannot stand for an endpoint", "error",
+  "expect: endpoint C is a socket without a local address yet", "-- never bound nor connected")
+
+r:counts(16, 6)
 
 h.done()
