@@ -9,8 +9,9 @@
  * others (core/netns.c): anonymous namespaces that vanish with the process,
  * whatever way it ends.
  *
- * Also the per-host kernel knobs and faults: sysctls, the host's nftables
- * context (rules of its own table), and destroying all its TCP sockets.
+ * Also the per-host kernel knobs and faults: sysctls, TCP counters, the
+ * host's nftables context (rules of its own table), and destroying all its
+ * TCP sockets.
  */
 #include "private.h"
 
@@ -155,6 +156,24 @@ static int lhost_name(lua_State *L)
 	return 1;
 }
 
+/* Raise "unknown TCP state 'X' (the states: ESTABLISHED, ...)". */
+static int unknown_state(lua_State *L, const char *name)
+{
+	luaL_Buffer b;
+	luaL_buffinit(L, &b);
+	lua_pushfstring(L, "unknown TCP state '%s' (the states: ", name);
+	luaL_addvalue(&b);
+	const char *st;
+	for (int i = 1; (st = rsl_tcp_state_name(i)) != NULL; i++) {
+		if (i > 1)
+			luaL_addstring(&b, ", ");
+		luaL_addstring(&b, st);
+	}
+	luaL_addstring(&b, ")");
+	luaL_pushresult(&b);
+	return lua_error(L);
+}
+
 /* host:sockets(states) -> list of { state, src, dst, sport, dport, rqueue,
  * wqueue, inode, timer, expires, retrans } from sock_diag: src and dst as
  * "ip:port", sport and dport as numbers. states: a list of state
@@ -172,7 +191,7 @@ static int lhost_sockets(lua_State *L)
 			const char *s = luaL_checkstring(L, -1);
 			int st = rsl_tcp_state_from_name(s);
 			if (st < 0)
-				return luaL_error(L, "unknown TCP state '%s'", s);
+				return unknown_state(L, s);
 			mask |= 1u << st;
 			lua_pop(L, 1);
 		}
@@ -211,6 +230,34 @@ static int lhost_sockets(lua_State *L)
 	return 1;
 }
 
+/* host:counters() -> { Tcp = { ActiveOpens = n, ... }, TcpExt = { ... } }
+ * | nil, msg, code: the TCP counters of the host's own namespace, by MIB
+ * and the kernel's names (rstlab.counters makes them a script's table). */
+static int lhost_counters(lua_State *L)
+{
+	struct rsl_lhost *h = rsl_check_host(L, 1);
+	struct rsl_counter *v = NULL;
+	size_t n = 0;
+	char err[RSL_ERRLEN];
+	int rc = rsl_netns_counters(h->nsfd, &v, &n, err, sizeof err);
+	if (rc != RSL_OK)
+		return rsl_push_fail(L, "ECOUNTERS", err);
+	lua_newtable(L);
+	for (size_t i = 0; i < n; i++) {
+		if (lua_getfield(L, -1, v[i].group) == LUA_TNIL) {
+			lua_pop(L, 1);
+			lua_newtable(L);
+			lua_pushvalue(L, -1);
+			lua_setfield(L, -3, v[i].group);
+		}
+		lua_pushinteger(L, (lua_Integer)v[i].value);
+		lua_setfield(L, -2, v[i].name);
+		lua_pop(L, 1);
+	}
+	free(v);
+	return 1;
+}
+
 static int lhost_gc(lua_State *L)
 {
 	close_host(check_host(L, 1));
@@ -229,6 +276,7 @@ void rsl_open_host(lua_State *L)
 		{ "name", lhost_name }, { "sockets", lhost_sockets },
 		{ "inode", lhost_inode }, { "sysctl", lhost_sysctl },
 		{ "kill_tcp", lhost_kill_tcp }, { "nft", lhost_nft },
+		{ "counters", lhost_counters },
 		{ "close", lhost_close }, { NULL, NULL },
 	};
 	static const luaL_Reg meta[] = {

@@ -41,6 +41,7 @@ static const struct {
 	{ "EUNAVAIL", "the kernel does not offer this facility" },
 	{ "ESYSCTL", "a sysctl could not be read or written" },
 	{ "EDIAG", "sock_diag could not list or destroy the sockets" },
+	{ "ECOUNTERS", "the TCP counters could not be read" },
 	{ "ELINK", "a link, address or route could not be set up" },
 	{ "ECAPTURE", "the capture could not be opened" },
 };

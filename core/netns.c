@@ -11,13 +11,16 @@
  * nftables rules. No cleanup code has to run for that.
  *
  * Also here: per-namespace sysctls (/proc/sys/net is the view of the
- * namespace the opener is in), and destroying every TCP socket of a
- * namespace through sock_diag SOCK_DESTROY, which is what a crash is.
+ * namespace the opener is in), the namespace's TCP counters (the Tcp and
+ * TcpExt MIBs of /proc/net/snmp and /proc/net/netstat, read inside it), and
+ * destroying every TCP socket of a namespace through sock_diag
+ * SOCK_DESTROY, which is what a crash is.
  */
 #include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
 #include <net/if.h>
@@ -253,6 +256,160 @@ out:
 		close(fd);
 	if (rsl_netns_leave(saved, err, errlen) != RSL_OK)
 		rc = RSL_ESYS;
+	return rc;
+}
+
+/* ---- counters: the namespace's Tcp and TcpExt MIBs ---------------------- */
+
+/* The whole of a /proc file (whose size says 0) into a malloc'd string. */
+static int read_proc(const char *path, char **text, char *err, size_t errlen)
+{
+	size_t len = 0, cap = 8192;
+	char *buf = malloc(cap);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	*text = NULL;
+	if (buf == NULL || fd < 0) {
+		seterr("%s: %s", path, buf ? strerror(errno) : "out of memory");
+		goto fail;
+	}
+	for (;;) {
+		if (cap - len < 2048) {
+			char *more = realloc(buf, cap * 2);
+			if (more == NULL) {
+				seterr("%s: out of memory", path);
+				goto fail;
+			}
+			buf = more;
+			cap *= 2;
+		}
+		ssize_t k = read(fd, buf + len, cap - len - 1);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			seterr("reading %s: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (k == 0)
+			break;
+		len += (size_t)k;
+	}
+	buf[len] = '\0';
+	close(fd);
+	*text = buf;
+	return RSL_OK;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return RSL_ESYS;
+}
+
+/* The line of text after "group:" whose words are names (values: false)
+ * or numbers (values: true): the kernel writes the names line first. Its
+ * start (after the colon) and length, or NULL. */
+static const char *mib_line(const char *text, const char *group, bool values, size_t *len)
+{
+	size_t gl = strlen(group);
+	bool seen_names = false;
+	for (const char *l = text; *l; ) {
+		const char *end = strchr(l, '\n');
+		size_t ll = end ? (size_t)(end - l) : strlen(l);
+		if (ll > gl && strncmp(l, group, gl) == 0 && l[gl] == ':') {
+			if (seen_names == values) {
+				*len = ll - gl - 1;
+				return l + gl + 1;
+			}
+			seen_names = true;
+		}
+		l += ll + (end ? 1 : 0);
+	}
+	return NULL;
+}
+
+int rsl_netns_parse_counters(const char *text, const char *group, struct rsl_counter **v,
+                             size_t *n, char *err, size_t errlen)
+{
+	size_t nl, vl;
+	const char *names = mib_line(text, group, false, &nl);
+	const char *vals = mib_line(text, group, true, &vl);
+
+	if (names == NULL || vals == NULL) {
+		seterr("no %s counters (a line of names and a line of values)", group);
+		return RSL_EMALFORMED;
+	}
+	const char *ne = names + nl, *ve = vals + vl;
+	for (;;) {
+		while (names < ne && *names == ' ')
+			names++;
+		while (vals < ve && *vals == ' ')
+			vals++;
+		if (names == ne && vals == ve)
+			return RSL_OK;
+		if (names == ne || vals == ve) {
+			seterr("the %s lines have %s names than values", group,
+			       names == ne ? "fewer" : "more");
+			return RSL_EMALFORMED;
+		}
+		size_t wl = strcspn(names, " \n");
+		if (wl > (size_t)(ne - names))
+			wl = (size_t)(ne - names);
+		char *after;
+		errno = 0;
+		long long x = strtoll(vals, &after, 10);
+		if (after == vals || errno != 0 || (after < ve && *after != ' ')) {
+			seterr("the %s value of %.*s is not a number", group, (int)wl, names);
+			return RSL_EMALFORMED;
+		}
+		if (wl >= sizeof (*v)->name || strlen(group) >= sizeof (*v)->group) {
+			seterr("the %s name %.*s is too long", group, (int)wl, names);
+			return RSL_EMALFORMED;
+		}
+		struct rsl_counter *more = realloc(*v, (*n + 1) * sizeof **v);
+		if (more == NULL) {
+			seterr("out of memory");
+			return RSL_ESYS;
+		}
+		*v = more;
+		struct rsl_counter *c = &more[(*n)++];
+		snprintf(c->group, sizeof c->group, "%s", group);
+		snprintf(c->name, sizeof c->name, "%.*s", (int)wl, names);
+		c->value = (int64_t)x;
+		names += wl;
+		vals = after;
+	}
+}
+
+int rsl_netns_counters(int nsfd, struct rsl_counter **out, size_t *n, char *err, size_t errlen)
+{
+	/* /proc/thread-self, not /proc/self: the latter is the view of the
+	 * thread group's leader, and only this thread entered the namespace. */
+	static const struct {
+		const char *path, *group;
+	} mibs[] = {
+		{ "/proc/thread-self/net/snmp", "Tcp" },
+		{ "/proc/thread-self/net/netstat", "TcpExt" },
+	};
+	char *text[2] = { NULL, NULL };
+	int saved, rc = RSL_OK;
+
+	*out = NULL;
+	*n = 0;
+	if (rsl_netns_enter(nsfd, &saved, err, errlen) != RSL_OK)
+		return RSL_ESYS;
+	for (size_t i = 0; i < 2 && rc == RSL_OK; i++)
+		rc = read_proc(mibs[i].path, &text[i], err, errlen);
+	if (rsl_netns_leave(saved, err, errlen) != RSL_OK)
+		rc = RSL_ESYS;
+	for (size_t i = 0; i < 2 && rc == RSL_OK; i++)
+		rc = rsl_netns_parse_counters(text[i], mibs[i].group, out, n, err, errlen);
+	free(text[0]);
+	free(text[1]);
+	if (rc != RSL_OK) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
 	return rc;
 }
 

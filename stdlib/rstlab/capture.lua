@@ -20,6 +20,7 @@ local expect = require "rstlab.expect"
 local failure = require "rstlab.failure"
 local ladder = require "rstlab.ladder"
 local segment = require "rstlab.segment"
+local socket = require "rstlab.socket"
 
 local M = {}
 
@@ -58,15 +59,23 @@ function Capture:add(host, opts)
   return self
 end
 
---- cap:packets() -> list of packet tables captured so far; a segment the
---- scenario crafted (h:send) has injected = true.
-function Capture:packets()
-  local out, sc = {}, self.scenario
-  for i = 1, self.c:count() do
-    local p = self.c:packet(i)
+-- Packet i with its time on the scenario's clock: t = seconds since the
+-- scenario started, as t:now() and marks say (ts: the kernel's real time);
+-- a segment the scenario crafted (h:send) has injected = true.
+local function packet(cap, i)
+  local p = cap.c:packet(i)
+  if p then
+    p.t = p.ts - cap.scenario.t0
+    local sc = cap.scenario
     if #sc.injected > 0 and segment.injected(sc, p) then p.injected = true end
-    out[i] = p
   end
+  return p
+end
+
+--- cap:packets() -> list of packet tables captured so far.
+function Capture:packets()
+  local out = {}
+  for i = 1, self.c:count() do out[i] = packet(self, i) end
   return out
 end
 
@@ -79,18 +88,36 @@ end
 --- cap:close(): stop capturing (packets stay readable).
 function Capture:close() self.c:close() end
 
--- The endpoint text for a bind value: a socket's local address or a
--- string "ip:port".
+-- The endpoints of a bind value: a socket's local addresses (every one
+-- it had: each connect attempt of a socket has a port of its own), a
+-- string "ip:port" or a list of them. One endpoint as a string, several as
+-- a list.
 local function endpoint(name, v)
-  if type(v) == "string" then
-    if not core.parse_addr(v) then
-      error("expect: endpoint " .. tostring(name) .. " = " .. string.format("%q", v) .. " is not \"ip:port\"", 4)
+  local function addr(a)
+    if type(a) ~= "string" or not core.parse_addr(a) then
+      error("expect: endpoint " .. tostring(name) .. " = " .. string.format("%q", tostring(a))
+        .. " is not \"ip:port\"", 5)
     end
-    return v
+    return a
   end
-  local ok, addr = pcall(function() return v.addr end)
-  if ok and type(addr) == "string" then return addr end
-  error("expect: endpoint " .. tostring(name) .. " must be a socket or \"ip:port\", got " .. type(v), 4)
+  if type(v) == "string" then return addr(v) end
+  if socket.is(v) then
+    local eps = v.addrs or {}
+    if #eps > 1 then return table.move(eps, 1, #eps, 1, {}) end
+    if #eps == 1 then return eps[1] end
+    if type(v.addr) == "string" then return v.addr end
+    error("expect: endpoint " .. tostring(name) .. " is a socket without a local address yet "
+      .. "(bound or connected sockets have one)", 4)
+  elseif type(v) == "table" and #v > 0 then
+    local eps = {}
+    for i, a in ipairs(v) do eps[i] = addr(a) end
+    return eps
+  else
+    local ok, a = pcall(function() return v.addr end)
+    if ok and type(a) == "string" then return a end
+  end
+  error("expect: endpoint " .. tostring(name) .. " must be a socket, \"ip:port\" or a list of them, got "
+    .. type(v), 4)
 end
 
 local function endpoints(binds)
@@ -99,16 +126,42 @@ local function endpoints(binds)
   return eps
 end
 
-local EXPECT_KEYS = { timeout = true }
+local EXPECT_KEYS = { timeout = true, from = true }
 
---- cap:expect(binds, text [, {timeout = 2}]) -> true. Matches the packet
---- sequence as it arrives (see README: expectation text). On mismatch the
+-- A mark's time on the capture's clock (the kernel's real time), and the
+-- names marked so far.
+local function mark_time(sc, name)
+  local at = sc.marks[name]
+  if at then return sc.t0 + at end
+  local known = {}
+  for k in pairs(sc.marks) do known[#known + 1] = k end
+  table.sort(known)
+  return nil, known
+end
+
+--- cap:expect(binds, text [, {timeout = 2, from = mark | seconds}]) ->
+--- true. Matches the packet sequence as it arrives (see README:
+--- expectation text). from: only the packets at or after that mark
+--- (t:mark) or time (t:now() seconds) are considered. On mismatch the
 --- scenario fails with the expectation and the capture side by side.
 function Capture:expect(binds, text, opts)
   check.arg(binds, "table", "expect", 1)
   check.arg(text, "string", "expect", 2)
   opts = check.opts(opts, EXPECT_KEYS, "expect")
   local sc = self.scenario
+  local from = opts.from
+  if type(from) == "string" then
+    local known
+    from, known = mark_time(sc, opts.from)
+    if not from then
+      error(string.format("expect: from = %q is not a mark (marked so far: %s)", opts.from,
+        #known > 0 and table.concat(known, ", ") or "none"), 2)
+    end
+  elseif type(from) == "number" then
+    from = sc.t0 + from
+  elseif from ~= nil then
+    error("expect: from must be a mark's name or a time (t:now() seconds), got " .. type(from), 2)
+  end
   local info = debug.getinfo(2, "Sl")
   local at = info.short_src .. ":" .. (info.currentline or 0)
   -- The script line of expectation line n, when it can be found.
@@ -116,11 +169,13 @@ function Capture:expect(binds, text, opts)
     local l = n and expect.locate(text, info.source, info.currentline, n)
     return l and (info.short_src .. ":" .. l) or at
   end
-  local ok, spec = pcall(expect.parse, text, binds)
-  if not ok then
-    local n = tostring(spec):match("^expectation line (%d+):")
-    error(line_of(tonumber(n)) .. ": " .. tostring(spec), 0)
+  -- An error of one expectation line names the script line it is on.
+  local function line_error(e)
+    local n = tostring(e):match("^expectation line (%d+):")
+    error(line_of(tonumber(n)) .. ": " .. tostring(e), 0)
   end
+  local ok, spec = pcall(expect.parse, text, binds)
+  if not ok then line_error(spec) end
   local eps = endpoints(binds)
   local c = self.c
   local source = {}
@@ -128,11 +183,17 @@ function Capture:expect(binds, text, opts)
   function source.packet(_, i, deadline)
     local r = c:wait(i, math.max(0, deadline - core.wallclock()))
     if r ~= "ready" then return nil end
-    return c:packet(i)
+    return packet(self, i)
   end
   function source.reason(_, pkt) return sc.reasons:of(c, pkt) end
-  local matched, report = expect.match(spec, eps, source,
-    { timeout = check.timeout(opts, "expect"), scale = sc.scale })
+  function source.mark(_, name) return mark_time(sc, name) end
+  local matched, report
+  ok, matched, report = pcall(expect.match, spec, eps, source,
+    { timeout = check.timeout(opts, "expect"), scale = sc.scale, from = from })
+  if not ok then
+    if tostring(matched):match("^expectation line %d+:") then line_error(matched) end
+    error(matched, 0)
+  end
   self.last_expect = { binds = eps, spec = spec, report = report } -- for the result record
   for _, u in ipairs(report.unchecked or {}) do
     sc.unchecked[#sc.unchecked + 1] = at .. ": " .. u

@@ -5,7 +5,7 @@
 --     C > S  [S]
 --     S > C  [S.]   ack 1
 --     ...                                  -- any number of packets
---     S > C  [R.]   seq 1 ack 6 reason TCP_STATE
+--     S > C  [R.]   seq 1 ack 6 reason TCP_STATE after close 0 ± 0.05
 --     no more packets within 0.2 s
 --
 -- `expect.parse` turns it into a spec (raising "expectation line N: what:
@@ -105,7 +105,8 @@ end
 --   check   = function(c, pkt, ctx) → nil when the packet satisfies the
 --             clause, else what differs ("expected ack 6, got ack 7"); or nil
 --             plus a text when the clause could not be checked (unchecked).
---             ctx = { rel, prev_ts, source, rec, scale },
+--             ctx = { rel, prev_ts, source, rec, scale, marks = { name =
+--             time on the source's clock } },
 --   format  = function(c) → the clause as a line says it ("seq 1:6"); parse
 --             of that text gives c back,
 --   again   = true: the keyword may come again on a line; each one adds to
@@ -243,12 +244,22 @@ CLAUSES.sack = {
   end,
 }
 
--- after T [± D]: seconds since the previous matched packet, D times the
--- match's time scale.
+-- A mark's name: a word that is not a number ("close", "cut_2").
+local MARK_PAT = "^[%a_][%w_%-]*$"
+expect.MARK_PAT = MARK_PAT
+
+-- after [MARK] T [± D]: seconds since the previous matched packet, or
+-- since the script's mark MARK (t:mark); D times the match's time scale.
 CLAUSES.after = {
   name = "after",
   parse = function(c, words, fail, line)
-    if line.packets_before == 0 then fail("'after' needs an earlier packet line to time from") end
+    local mark = words:peek()
+    if mark and mark:match(MARK_PAT) then
+      words:next()
+      c.mark = mark
+    elseif line.packets_before == 0 then
+      fail("'after' needs an earlier packet line to time from (or a mark: 'after MARK T')")
+    end
     local t = seconds(words:next())
     if t == nil then fail("number expected after 'after'") end
     if words:peek() == "s" then words:next() end
@@ -263,14 +274,16 @@ CLAUSES.after = {
     end
   end,
   check = function(c, p, ctx)
-    local dt, d = p.ts - ctx.prev_ts, c.d * ctx.scale
+    local from = c.mark and ctx.marks[c.mark] or ctx.prev_ts
+    local dt, d = p.ts - from, c.d * ctx.scale
     if dt >= c.t - d - 1e-9 and dt <= c.t + d + 1e-9 then return nil end
-    return string.format("expected after %.2f ± %.2f s%s, was %.2f s", c.t, d,
-      ctx.scale ~= 1 and string.format(" (time scale %s)", exact(ctx.scale)) or "", dt)
+    return string.format("expected after %s%.2f ± %.2f s%s, was %.2f s", c.mark and (c.mark .. " ") or "",
+      c.t, d, ctx.scale ~= 1 and string.format(" (time scale %s)", exact(ctx.scale)) or "", dt)
   end,
   format = function(c)
-    if c.d == default_tolerance(c.t) then return "after " .. exact(c.t) end
-    return string.format("after %s ± %s", exact(c.t), exact(c.d))
+    local head = "after " .. (c.mark and (c.mark .. " ") or "") .. exact(c.t)
+    if c.d == default_tolerance(c.t) then return head end
+    return string.format("%s ± %s", head, exact(c.d))
   end,
 }
 
@@ -382,6 +395,28 @@ local function parse_quiet(lineno, rest, text)
   return { kind = "quiet", lineno = lineno, text = text, period = t }
 end
 
+-- The times of the marks the spec's `after MARK` clauses name, asked of
+-- the source (source:mark(name) → time on its clock | nil, the names it
+-- knows); raise for the first line naming a mark the source lacks.
+local function resolve_marks(spec, source)
+  local marks = {}
+  for _, rec in ipairs(spec) do
+    for _, c in ipairs(rec.clauses or {}) do
+      if c.mark and not marks[c.mark] then
+        local at, known
+        if type(source.mark) == "function" then at, known = source:mark(c.mark) end
+        if at == nil then
+          known = known or {}
+          fail_line(rec.lineno, string.format("unknown mark '%s' (marked so far: %s)", c.mark,
+            #known > 0 and table.concat(known, ", ") or "none"), trim(rec.text))
+        end
+        marks[c.mark] = at
+      end
+    end
+  end
+  return marks
+end
+
 -- Raise for the first packet line that names an endpoint binds lacks.
 local function check_bound(spec, binds)
   for _, rec in ipairs(spec) do
@@ -408,7 +443,8 @@ end
 --   without comment and outer blanks, ... }; packet records also carry src,
 --   dst (names), flags (as written, or "*"), flagbits (or "*"), clauses (in
 --   written order, one per keyword: { key = "seq", value = 1, upto = 6 },
---   { key = "sack", blocks = { {l, r}, ... } }, { key = "after", t, d },
+--   { key = "sack", blocks = { {l, r}, ... } }, { key = "after", t, d,
+--   mark = name or nil },
 --   { key = "reason", name = "TCP_STATE" }, ...) and reason (the name, or
 --   nil); quiet records carry period (seconds).
 function expect.parse(text, binds)
@@ -531,16 +567,22 @@ end
 -- when match is called; a `no more packets within T` line waits exactly
 -- T × scale after the previous matched packet (or after the call, if none).
 -- Raises "expectation line N: name 'X' is not bound (bound: ...): line" when
--- a packet line names an endpoint binds lacks.
+-- a packet line names an endpoint binds lacks, and "expectation line N:
+-- unknown mark 'X' (marked so far: ...): line" when an `after MARK` clause
+-- names a mark the source does not know when the match starts.
 -- @param spec from expect.parse
--- @param binds { name = "ip:port", ... }
+-- @param binds { name = "ip:port" or a list of them (every address of one
+--        socket: the name matches any), ... }
 -- @param source object with :packet(i, deadline) → packet or nil,
 --        :now() → time (the clock of packet ts and deadlines), and
---        optionally :reason(pkt) → name | nil, why
+--        optionally :reason(pkt) → name | nil, why, and :mark(name) → the
+--        mark's time on the same clock | nil, { names it knows }
 -- @param opts { timeout = seconds (default 2 × scale), first = capture index
---        to start at (default 1), scale = time scale (default 1): multiplies
---        every `after` tolerance, every quiet period and the default timeout,
---        for slow kernels } or nil
+--        to start at (default 1), from = a time on the source's clock:
+--        packets before it are not considered (they still set the
+--        relative numbers of their connection), scale = time scale
+--        (default 1): multiplies every `after` tolerance, every quiet
+--        period and the default timeout, for slow kernels } or nil
 -- @return ok (boolean), report { lines = { {rec, status = "ok" | "fail" |
 --   "pending", packet = index into packets, skipped = {indices} (for `...`),
 --   nearest = index of the closest miss (a line after `...` that failed),
@@ -560,6 +602,8 @@ function expect.match(spec, binds, source, opts)
   local timeout = opts.timeout or DEFAULT_TIMEOUT * scale
   local names = ladder.names(binds)
   check_bound(spec, binds)
+  local marks = resolve_marks(spec, source)
+  local from = opts.from
 
   local now0 = source:now()
   local deadline = now0 + timeout
@@ -577,16 +621,18 @@ function expect.match(spec, binds, source, opts)
       local p = source:packet(ci, dl)
       if p == nil then return nil end
       if ladder.considered(names, p) then
-        rel:add(p)
-        report.packets[#report.packets + 1] = p
-        report.capture_index[#report.packets] = ci
+        rel:add(p) -- (also before `from`: numbers stay those of the connection)
+        if not from or p.ts >= from then
+          report.packets[#report.packets + 1] = p
+          report.capture_index[#report.packets] = ci
+        end
       end
       ci = ci + 1
     end
     return report.packets[pos]
   end
 
-  local ctx = { rel = rel, source = source, scale = scale, prev_ts = nil } -- for the clauses
+  local ctx = { rel = rel, source = source, scale = scale, prev_ts = nil, marks = marks } -- for the clauses
   local skipping = nil -- the result of a pending `...`
   local failed = nil
 

@@ -21,6 +21,7 @@ local socket = require "rstlab.socket"
 local capture = require "rstlab.capture"
 local failure = require "rstlab.failure"
 local segment = require "rstlab.segment"
+local counters = require "rstlab.counters"
 local tcpflags = require "rstlab.tcpflags"
 
 local M = {}
@@ -142,35 +143,73 @@ function Host:connect(addr, opts)
 end
 
 --- h:unused_port([family]) -> a port nothing listens on, from this
---- scenario's slice (for "connect to a closed port").
+--- scenario's slice (for "connect to a closed port"), never one this
+--- scenario handed out before (on any host): a port is unused when a
+--- socket of the family can bind the wildcard address to it. Odd ports
+--- first, as the kernel's bind(0) does: connect() takes even ones for its
+--- own end, and a connection from the port it goes to would connect to
+--- itself (simultaneous open) instead of being refused.
 function Host:unused_port(family)
-  local s = assert(self:socket(family or "inet"))
-  assert(s:bind(family == "inet6" and "[::1]:0" or "127.0.0.1:0"))
-  local port = tonumber(s.addr:match(":(%d+)$"))
-  s:close()
-  return port
+  if family ~= nil and not FAMILIES[family] then
+    error('unused_port: family must be "inet" or "inet6", got ' .. tostring(family), 2)
+  end
+  local sc = self.scenario
+  sc.ports_given = sc.ports_given or {}
+  local lo, hi = self:sysctl("net.ipv4.ip_local_port_range"):match("^(%d+)%s+(%d+)$")
+  lo, hi = tonumber(lo), tonumber(hi)
+  local wild = family == "inet6" and "[::]:" or "0.0.0.0:"
+  for _, parity in ipairs { 1, 0 } do
+    for port = lo + (lo + parity) % 2, hi, 2 do
+      if not sc.ports_given[port] then
+        local u, msg = core.socket(family or "inet", self.ns)
+        if not u then error("unused_port: " .. tostring(msg), 2) end
+        local free = u:bind(wild .. port)
+        u:close()
+        if free then
+          sc.ports_given[port] = true
+          return port
+        end
+      end
+    end
+  end
+  error(string.format("unused_port: every port of the slice %d-%d was handed out already or is in use",
+    lo, hi), 2)
 end
 
-local SOCKETS_KEYS = { state = true, states = true, port = true }
+local SOCKETS_KEYS = { state = true, states = true, port = true, listeners = true }
 
---- h:sockets([{state = "TIME_WAIT" | states = {...}, port = n}]) -> list of
---- the kernel's TCP sockets on this host (sock_diag), each { state, src,
---- dst, rqueue, wqueue, timer, expires, retrans }.
+--- h:sockets([{state = "TIME_WAIT" | states = {...}, port = n,
+--- listeners = false}]) -> list of the kernel's TCP sockets on this host
+--- (sock_diag), each { state, src, dst, rqueue, wqueue, timer, expires,
+--- retrans }. listeners = false leaves the listening sockets out (a
+--- listener has the local address of the connections it accepted).
 function Host:sockets(filter)
   filter = check.opts(filter, SOCKETS_KEYS, "sockets")
+  if filter.listeners ~= nil and type(filter.listeners) ~= "boolean" then
+    error("sockets: listeners must be a boolean, got " .. type(filter.listeners), 2)
+  end
   local states = filter.states or (filter.state and { filter.state }) or nil
   local list, msg, code = self.ns:sockets(states)
   if not list then return nil, msg, code end
-  if filter.port then
-    local keep, port = {}, tostring(filter.port)
-    for _, s in ipairs(list) do
-      if s.src:match(":(%d+)$") == port or s.dst:match(":(%d+)$") == port then
-        keep[#keep + 1] = s
-      end
+  local port = filter.port and tostring(filter.port)
+  local keep = {}
+  for _, s in ipairs(list) do
+    if (not port or s.src:match(":(%d+)$") == port or s.dst:match(":(%d+)$") == port)
+      and (filter.listeners ~= false or s.state ~= "LISTEN") then
+      keep[#keep + 1] = s
     end
-    list = keep
   end
-  return list
+  return keep
+end
+
+--- h:counters() -> Counters | nil, msg, code: the TCP counters of this
+--- host's own network namespace (Tcp and TcpExt MIBs, by the kernel's
+--- names; they start at 0 in a new host). See rstlab.counters:
+--- h:counters():since(c0) is what moved since c0.
+function Host:counters()
+  local groups, msg, code = self.ns:counters()
+  if not groups then return nil, msg, code end
+  return counters.new(groups, self.name)
 end
 
 local CAPTURE_KEYS = { iface = true, filter = true }

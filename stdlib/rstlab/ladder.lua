@@ -86,10 +86,22 @@ end
 -- Endpoints and names.
 ---------------------------------------------------------------------------
 
---- Reverse a binds table (name → "ip:port") into endpoint → name.
--- Raises if a value is not a string or two names share one endpoint.
+-- The endpoints a bind value stands for: "ip:port" or a list of them;
+-- nil when it is neither.
+local function endpoints(v)
+  if type(v) == "string" then return { v } end
+  if type(v) ~= "table" or #v == 0 then return nil end
+  for _, ep in ipairs(v) do
+    if type(ep) ~= "string" then return nil end
+  end
+  return v
+end
+
+--- Reverse a binds table (name → "ip:port", or a list of them: every
+-- address one socket had) into endpoint → name.
+-- Raises if a value is neither or two names share one endpoint.
 -- Endpoint strings compare case-insensitively (IPv6 hex digits).
--- @param binds table name → endpoint string
+-- @param binds table name → endpoint string or list of them
 -- @return table lower-cased endpoint → name
 function ladder.names(binds)
   local list = {}
@@ -97,17 +109,19 @@ function ladder.names(binds)
   table.sort(list, function(a, b) return tostring(a) < tostring(b) end)
   local names = {}
   for _, name in ipairs(list) do
-    local ep = binds[name]
-    if type(name) ~= "string" or type(ep) ~= "string" then
-      error(string.format("binds: %s must map a name to an \"ip:port\" string, got %s",
-        tostring(name), type(ep)), 0)
+    local eps = endpoints(binds[name])
+    if type(name) ~= "string" or not eps then
+      error(string.format("binds: %s must map a name to an \"ip:port\" string or a list of them, got %s",
+        tostring(name), type(binds[name])), 0)
     end
-    local key = ep:lower()
-    if names[key] then
-      error(string.format("binds: names '%s' and '%s' are bound to the same endpoint %s",
-        names[key], name, ep), 0)
+    for _, ep in ipairs(eps) do
+      local key = ep:lower()
+      if names[key] and names[key] ~= name then
+        error(string.format("binds: names '%s' and '%s' are bound to the same endpoint %s",
+          names[key], name, ep), 0)
+      end
+      names[key] = name
     end
-    names[key] = name
   end
   return names
 end
@@ -128,7 +142,7 @@ end
 --- Relative-number bases over a list of packets: only packets between bound
 --- endpoints count, in list order.
 -- @param packets list of packet tables
--- @param binds table name → endpoint string
+-- @param binds table name → endpoint string (or a list of them)
 -- @return relative-number object (see ladder.relative)
 function ladder.bases(packets, binds)
   local names = ladder.names(binds)
@@ -229,7 +243,7 @@ end
 --   opts.rel    relative-number object to use (default ladder.bases(packets, binds))
 -- Packets not between two bound endpoints are left out.
 -- @param packets list of packet tables
--- @param binds table name → endpoint string
+-- @param binds table name → endpoint string (or a list of them)
 -- @param opts table or nil
 -- @return multi-line string (ending without a newline)
 function ladder.render(packets, binds, opts)
@@ -257,12 +271,17 @@ function ladder.render(packets, binds, opts)
     end
   end
   local unused = {}
-  for key, name in pairs(names) do
-    if not colof[key] then unused[#unused + 1] = { key = key, name = name } end
+  for name, v in pairs(binds) do
+    for _, ep in ipairs(endpoints(v)) do
+      if not colof[ep:lower()] then unused[#unused + 1] = { ep = ep, name = name } end
+    end
   end
-  table.sort(unused, function(a, b) return a.name < b.name end)
+  table.sort(unused, function(a, b)
+    if a.name ~= b.name then return a.name < b.name end
+    return a.ep < b.ep
+  end)
   for _, u in ipairs(unused) do
-    addcol(binds[u.name])
+    addcol(u.ep)
   end
 
   local hdr, lab = 0, 0

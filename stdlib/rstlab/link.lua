@@ -125,18 +125,26 @@ function Link:cut(opts)
   self.cut_dir = dir
 end
 
---- link:heal(): the link carries packets again (idempotent).
+-- Packets the rules of the current cut have swallowed.
+local function cut_hits(l)
+  local n = 0
+  for _, r in ipairs(l.cut_rules) do n = n + (rule_hits(r.host, "prerouting", r.handle) or 0) end
+  return n
+end
+
+--- link:heal(): the link carries packets again (idempotent). What the cut
+--- dropped stays counted in link:dropped().
 function Link:heal()
+  self.healed_drops = (self.healed_drops or 0) + cut_hits(self)
   for _, r in ipairs(self.cut_rules) do del_rule(r.host, "prerouting", r.handle) end
   self.cut_rules = {}
   self.cut_dir = nil
 end
 
---- link:dropped() -> packets the cut has swallowed so far.
+--- link:dropped() -> packets every cut of this link has swallowed so far
+--- (those before a heal too).
 function Link:dropped()
-  local n = 0
-  for _, r in ipairs(self.cut_rules) do n = n + (rule_hits(r.host, "prerouting", r.handle) or 0) end
-  return n
+  return (self.healed_drops or 0) + cut_hits(self)
 end
 
 return M

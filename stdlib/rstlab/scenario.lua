@@ -14,6 +14,7 @@
 local core = require "rstlab.core"
 local capture = require "rstlab.capture"
 local check = require "rstlab.check"
+local expect = require "rstlab.expect"
 local failure = require "rstlab.failure"
 local host = require "rstlab.host"
 local ladder = require "rstlab.ladder"
@@ -171,8 +172,31 @@ function T:sleep(secs)
   core.sleep(secs)
 end
 
---- t:now() -> seconds since the scenario started.
-function T:now() return core.now() - self.started end
+--- t:now() -> seconds since the scenario started, on the clock of the
+--- captured packets (their `t`) and of marks: the real-time clock
+--- (CLOCK_REALTIME, what the kernel stamps packets with), counted from the
+--- scenario's start. (Timers and timeouts run on the monotonic clock; the
+--- two only part when the machine's clock is stepped.)
+function T:now() return core.wallclock() - self.t0 end
+
+local MARK_PAT = expect.MARK_PAT
+
+--- t:mark(name [, time]) -> time: remember the time now (or the given
+--- time, in t:now() seconds) under name, for expectations: `after NAME T`
+--- times a packet from it, cap:expect(..., { from = NAME }) starts there.
+--- Marking a name again moves the mark; t.marks[name] reads it.
+function T:mark(name, time)
+  if type(name) ~= "string" or not name:match(MARK_PAT) then
+    error("mark: the name must be a word that starts with a letter (letters, digits, _ and -), got "
+      .. tostring(name), 2)
+  end
+  if time ~= nil and (type(time) ~= "number" or time ~= time or math.abs(time) == math.huge) then
+    error("mark: the time must be a number of seconds (as t:now() gives), got " .. tostring(time), 2)
+  end
+  time = time or self:now()
+  self.marks[name] = time
+  return time
+end
 
 --- t:log(...): a line in the scenario's output (shown with -v or on failure).
 function T:log(...)
@@ -241,6 +265,7 @@ function M.run(decl, opts)
   local t = setmetatable({
     objects = {}, actors = {}, hosts = {}, links = {}, injected = {},
     captures = {}, unchecked = {}, logs = {}, started = core.now(), name = decl.name,
+    t0 = core.wallclock(), marks = {},
     reasons = reason.new(opts.trace_instance), scale = scale,
   }, T)
   t.host = host.new(t, core.host_self("host"), "host")

@@ -47,6 +47,17 @@ function M.wrap(u, host)
   return s
 end
 
+-- s.addrs: every local address the socket had (after bind, after each
+-- connect attempt: a new port each time), so a capture can bind a name to
+-- all of the socket's connections.
+local function remember(s)
+  local a = s.u:local_addr()
+  if not a or a:match(":0$") or a:match("^0%.0%.0%.0:") or a:match("^%[::%]:") then return end
+  s.addrs = s.addrs or {}
+  for _, x in ipairs(s.addrs) do if x == a then return end end
+  s.addrs[#s.addrs + 1] = a
+end
+
 --- is(v) -> whether v is a Socket.
 function M.is(v) return getmetatable(v) == Socket end
 
@@ -178,12 +189,12 @@ function Socket:connect(addr, opts)
   local deadline = secs and core.now() + secs
   if self.u:blocking() then
     local ok, msg, code = in_worker(self, "connect", deadline, "connect to " .. addr, secs, addr)
-    -- addresses: the local address after the connect attempt
+    remember(self) -- a refused blocking connect has let go of its port: no address then
     return ok, msg, code
   end
   local ok, msg, code = self.u:connect_start(addr)
+  remember(self)
   if opts.wait == false then
-    -- addresses: the local address after the connect attempt
     if ok then return true end
     return nil, msg, code
   end
@@ -218,7 +229,9 @@ end
 --- s:bind("ip:port") -> true | nil, msg, code.
 function Socket:bind(addr)
   check.arg(addr, "string", "bind", 1)
-  return self.u:bind(addr)
+  local ok, msg, code = self.u:bind(addr)
+  remember(self)
+  return ok, msg, code
 end
 
 --- s:listen([backlog]) -> true | nil, msg, code.

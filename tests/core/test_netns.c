@@ -384,6 +384,94 @@ static void test_netns_kill_tcp(void **state)
 	close(b);
 }
 
+/* The value of group.name in v, or -2 when it is not there. */
+static int64_t counter(const struct rsl_counter *v, size_t n, const char *group, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].group, group) == 0 && strcmp(v[i].name, name) == 0)
+			return v[i].value;
+	return -2;
+}
+
+static void test_netns_parse_counters(void **state)
+{
+	(void)state;
+	const char *text = "TcpExt: SyncookiesSent TCPAbortOnClose\n"
+	                   "TcpExt: 0 3\n"
+	                   "Tcp: RtoAlgorithm MaxConn OutRsts\n"
+	                   "Tcp: 1 -1 12\n";
+	struct rsl_counter *v = NULL;
+	size_t n = 0;
+	assert_int_equal(rsl_netns_parse_counters(text, "Tcp", &v, &n, err, sizeof err), RSL_OK);
+	assert_int_equal(n, 3); /* "Tcp" is not the start of "TcpExt:" */
+	assert_int_equal(counter(v, n, "Tcp", "MaxConn"), -1);
+	assert_int_equal(counter(v, n, "Tcp", "OutRsts"), 12);
+	assert_int_equal(rsl_netns_parse_counters(text, "TcpExt", &v, &n, err, sizeof err), RSL_OK);
+	assert_int_equal(n, 5); /* appended */
+	assert_int_equal(counter(v, n, "TcpExt", "TCPAbortOnClose"), 3);
+	assert_string_equal(v[0].name, "RtoAlgorithm");
+	free(v);
+
+	static const struct {
+		const char *text, *why;
+	} bad[] = {
+		{ "Udp: InDatagrams\nUdp: 1\n", "no Tcp counters" },
+		{ "Tcp: A B\n", "no Tcp counters" },
+		{ "Tcp: A B\nTcp: 1\n", "more names than values" },
+		{ "Tcp: A\nTcp: 1 2\n", "fewer names than values" },
+		{ "Tcp: A B\nTcp: 1 x\n", "the Tcp value of B is not a number" },
+		{ "Tcp: A B\nTcp: 1 2x\n", "the Tcp value of B is not a number" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		v = NULL;
+		n = 0;
+		assert_int_equal(rsl_netns_parse_counters(bad[i].text, "Tcp", &v, &n, err, sizeof err),
+		                 RSL_EMALFORMED);
+		if (strstr(err, bad[i].why) == NULL)
+			fail_msg("case %zu: '%s' does not say '%s'", i, err, bad[i].why);
+		free(v);
+	}
+}
+
+/* close() with unread data: the closing host's own TCPAbortOnClose and
+ * OutRsts move, the peer's do not, and a new host's start at 0. */
+static void test_netns_counters_per_namespace(void **state)
+{
+	(void)state;
+	int a, b, fds[3];
+	struct rsl_counter *va = NULL, *vb = NULL;
+	size_t na = 0, nb = 0;
+	make_pair(&a, &b);
+	assert_int_equal(rsl_netns_counters(b, &vb, &nb, err, sizeof err), RSL_OK);
+	assert_true(nb > 50);
+	for (size_t i = 0; i < nb; i++)
+		if (strcmp(vb[i].name, "RtoAlgorithm") && strcmp(vb[i].name, "RtoMin") &&
+		    strcmp(vb[i].name, "RtoMax") && strcmp(vb[i].name, "MaxConn") && vb[i].value != 0)
+			fail_msg("%s.%s is %lld in a new host", vb[i].group, vb[i].name,
+			         (long long)vb[i].value);
+	free(vb);
+
+	connect_pair(a, b, fds);
+	assert_int_equal(write(fds[1], "0123456789", 10), 10);
+	struct pollfd p = { .fd = fds[2], .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	close(fds[2]); /* 10 bytes unread: RST */
+	assert_int_equal(rsl_netns_counters(b, &vb, &nb, err, sizeof err), RSL_OK);
+	assert_int_equal(rsl_netns_counters(a, &va, &na, err, sizeof err), RSL_OK);
+	assert_int_equal(counter(vb, nb, "TcpExt", "TCPAbortOnClose"), 1);
+	assert_int_equal(counter(vb, nb, "Tcp", "OutRsts"), 1);
+	assert_int_equal(counter(vb, nb, "Tcp", "PassiveOpens"), 1);
+	assert_int_equal(counter(va, na, "TcpExt", "TCPAbortOnClose"), 0);
+	assert_int_equal(counter(va, na, "Tcp", "ActiveOpens"), 1);
+	assert_int_equal(counter(va, na, "Tcp", "PassiveOpens"), 0);
+	free(va);
+	free(vb);
+	close(fds[0]);
+	close(fds[1]);
+	close(a);
+	close(b);
+}
+
 int main(void)
 {
 	if (rsl_sandbox_enter(err, sizeof err) != RSL_OK) {
@@ -400,6 +488,8 @@ int main(void)
 		cmocka_unit_test(test_netns_gone_with_its_last_fd),
 		cmocka_unit_test(test_nft_rules_stay_in_their_namespace),
 		cmocka_unit_test(test_netns_kill_tcp),
+		cmocka_unit_test(test_netns_parse_counters),
+		cmocka_unit_test(test_netns_counters_per_namespace),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

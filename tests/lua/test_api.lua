@@ -6,6 +6,7 @@
 
 local h = require "harness"
 local rstlab = require "rstlab"
+local runs = require "runs"
 
 local dir = os.tmpname()
 os.remove(dir)
@@ -224,8 +225,6 @@ f:close()
 
 -- pcap_dir: the captures stay in this test's own directory, removed below.
 local summary = rstlab.run { file, jobs = 2, timeout = 20, quiet = true, pcap_dir = dir }
-local by = {}
-for _, r in ipairs(summary.results) do by[r.name] = r end
 local p = io.popen("tcpdump -nn -r " .. pcap .. " 2>/dev/null")
 local tcpdump = p:read("a")
 p:close()
@@ -248,24 +247,9 @@ local function line_of(pattern)
 end
 local where = function(pattern) return "api.lua:" .. line_of(pattern) .. ":" end
 
-for name, r in pairs(by) do
-  if not name:match("^MUST FAIL") then
-    h.test(name, function()
-      h.eq(r.status, "pass", (r.where or "") .. " " .. tostring(r.message) .. "\n" .. tostring(r.details or r.traceback))
-    end)
-  end
-end
-
-local function must_fail(name, status, pattern, at)
-  h.test(name, function()
-    local r = by[name]
-    h.ok(r ~= nil, "ran")
-    h.eq(r.status, status)
-    local text = (r.where and (r.where .. ": ") or "") .. tostring(r.message)
-    h.contains(text, pattern)
-    if at then h.contains(text, at) end
-  end)
-end
+local r = runs.new(h, summary)
+r:passes()
+local function must_fail(...) r:must_fail(...) end
 
 must_fail("MUST FAIL: t:eq reports both values and the line", "fail",
   "arithmetic: expected 3, got 2", where("t:eq(1 + 1, 3"))
@@ -286,10 +270,6 @@ must_fail("MUST FAIL: a bad expectation line raises at the expect call", "error"
 must_fail("MUST FAIL: the scenario timeout ends a hung scenario", "error",
   "scenario timed out after 0.5 s")
 
-h.test("every scenario ran", function()
-  h.eq(#summary.results, 22)
-  h.eq(summary.failed, 9)
-  h.eq(summary.passed, 13)
-end)
+r:counts(22, 9)
 
 h.done()

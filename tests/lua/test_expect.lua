@@ -577,6 +577,105 @@ test("match: timing with after", function()
   eq(why("C > S [S]\nS > C [S.] after 0.5", { list[1], pkt(0.549, SA, CA, "S.", SI, CI + 1) }), nil)
 end)
 
+---------------------------------------------------------------------------
+-- Marks, `from` and endpoints bound to several addresses
+---------------------------------------------------------------------------
+
+-- A source that knows marks: { name = time }.
+local function marked(list, marks, o)
+  local src = source(list, o)
+  function src:mark(name)
+    if marks[name] then return marks[name] end
+    local known = {}
+    for k in pairs(marks) do known[#known + 1] = k end
+    table.sort(known)
+    return nil, known
+  end
+  return src
+end
+
+test("parse: after MARK T ± D, also on the first line, and back to text", function()
+  local spec = expect.parse("C > S [S] after go 0.24 ± 0.06\nS > C [S.] after close_2 1")
+  eq(spec[1].clauses[1], { key = "after", mark = "go", t = 0.24, d = 0.06 })
+  eq(spec[2].clauses[1], { key = "after", mark = "close_2", t = 1, d = 0.1 })
+  eq(expect.format_line(spec[1]), "C > S [S] after go 0.24 ± 0.06")
+  eq(expect.format_line(spec[2]), "S > C [S.] after close_2 1")
+  raises("^expectation line 1: number expected after 'after'", function()
+    expect.parse("C > S [S] after go")
+  end)
+  raises("^expectation line 1: number expected after '±'", function()
+    expect.parse("C > S [S] after go 1 ± soon")
+  end)
+end)
+
+test("match: after MARK times a packet from the script's mark", function()
+  local list = conversation()
+  list[6].ts = 1.30 -- the RST, 0.3 s after the mark at 1.0
+  local text = "C > S [S]\n...\nS > C [R.] after close 0.3 ± 0.05"
+  local spec = expect.parse(text)
+  local good, report = expect.match(spec, BINDS, marked(list, { close = 1.0 }))
+  ok(good, report.message)
+  good, report = expect.match(spec, BINDS, marked(list, { close = 0.9 }))
+  ok(not good, "0.4 s after the mark is not 0.3 ± 0.05")
+  contains(report.lines[3].why, "nearest: #6 S > C [R.]: expected after close 0.30 ± 0.05 s, was 0.40 s")
+  -- from the mark, not from the previous packet (that would be 0.001 s)
+  good = expect.match(expect.parse("C > S [S] after start 0 ± 0.01\nS > C [S.] after start 0.001 ± 0.0005"),
+    BINDS, marked(list, { start = 0 }))
+  ok(good, "both lines timed from the one mark")
+  good, report = expect.match(expect.parse("C > S [S] after start 0 ± 0.01\nS > C [S.] after start 0.5"),
+    BINDS, marked(list, { start = 0 }))
+  eq(report.lines[2].why, "expected after start 0.50 ± 0.05 s, was 0.00 s")
+end)
+
+test("match: an unknown mark is an error of its line, before any packet is awaited", function()
+  local list = conversation()
+  local spec = expect.parse("C > S [S]\nS > C [S.] after gone 1")
+  local src = marked(list, { go = 0, close = 2 })
+  raises("^expectation line 2: unknown mark 'gone' %(marked so far: close, go%): S > C %[S%.%] after gone 1$",
+    function() expect.match(spec, BINDS, src) end)
+  eq(src.asked, 0, "no packet was asked for")
+  raises("marked so far: none", function() expect.match(spec, BINDS, source(list)) end,
+    "a source without marks")
+end)
+
+test("match: from leaves out the packets before it, not their numbers", function()
+  local list = conversation()
+  local text = "C > S [P.] seq 1:6 ack 1\nS > C [.] ack 6"
+  local good, report = run(text, list, { opts = { from = 0.003 } })
+  ok(good, report.message)
+  eq(report.consumed, 2)
+  eq(report.capture_index[1], 4, "capture indices stay those of the capture")
+  eq(report.next_index, 6)
+  eq(why(text, list), "expected [P.], got [S]", "without from, the match starts at the SYN")
+  -- from after every packet: nothing to match
+  eq(why("C > S [*]", list, { opts = { from = 9, timeout = 0.1 } }), "no packet arrived within 0.1 s")
+end)
+
+test("binds: a name bound to several addresses matches each, numbers per connection", function()
+  local C1, C2 = "127.0.0.1:40000", "127.0.0.1:40002"
+  local list = {
+    pkt(0.0, C1, SA, "S", 111, 0), pkt(0.001, SA, C1, "R.", 0, 112),
+    pkt(0.5, C2, SA, "S", 999, 0), pkt(0.501, SA, C2, "R.", 0, 1000),
+  }
+  local text = "C > S [S] seq 0\nS > C [R.] ack 1\nC > S [S] seq 0\nS > C [R.] ack 1"
+  local good, report = run(text, list, { binds = { C = { C1, C2 }, S = SA } })
+  ok(good, report.message)
+  -- bound to the first address only, the second attempt is not considered
+  eq(why(text, list, { binds = { C = C1, S = SA }, opts = { timeout = 0.1 } }),
+    "no packet arrived within 0.1 s")
+  eq(ladder.names({ C = { C1, C2 }, S = SA }), { [C1] = "C", [C2] = "C", [SA] = "S" })
+  raises("names 'C' and 'S' are bound to the same endpoint", function()
+    ladder.names({ C = { C1, SA }, S = SA })
+  end)
+  raises("must map a name to an \"ip:port\" string or a list of them", function()
+    ladder.names({ C = { C1, 5 } })
+  end)
+  local out = ladder.render(list, { C = { C1, C2 }, S = SA })
+  contains(out, C1); contains(out, C2)
+  -- an address of C that nothing used still gets its column
+  contains(ladder.render({ list[1] }, { C = { C1, C2 }, S = SA }), C2)
+end)
+
 test("match: reason matches, mismatches, or is unchecked", function()
   local list = conversation()
   local text = "C > S [S]\n...\nS > C [R.] ack 6 reason TCP_STATE"

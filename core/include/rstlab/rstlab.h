@@ -444,6 +444,30 @@ RSL_API int rsl_netns_sysctl(int nsfd, const char *name, const char *value,
  * CONFIG_INET_DIAG_DESTROY. */
 RSL_API int rsl_netns_kill_tcp(int nsfd, size_t *killed, char *err, size_t errlen);
 
+/* One counter of a namespace's SNMP statistics: its MIB ("Tcp" from
+ * /proc/net/snmp, "TcpExt" from /proc/net/netstat) and the kernel's name. */
+struct rsl_counter {
+	char group[16];  /* "Tcp" or "TcpExt" */
+	char name[64];   /* as the kernel spells it: "TCPAbortOnClose" */
+	int64_t value;   /* signed: Tcp's MaxConn is -1 */
+};
+/* The TCP counters of the namespace (the Tcp and TcpExt MIBs), read inside
+ * it: they are per network namespace and start at 0 in a new one. *out is
+ * an array of *n counters in the kernel's order (Tcp first); the caller
+ * frees it with free(). RSL_EMALFORMED when the files do not read as the
+ * kernel writes them. */
+RSL_API int rsl_netns_counters(int nsfd, struct rsl_counter **out, size_t *n, char *err,
+                               size_t errlen);
+/* Parse the MIB `group` out of text in the form of /proc/net/snmp and
+ * /proc/net/netstat (a line "Group: name name ..." followed by a line
+ * "Group: value value ..."), appending its counters to *v (realloc'd; *n
+ * counts them; start with NULL and 0, free *v with free() on every path).
+ * RSL_EMALFORMED when the group is missing, its lines disagree or a value
+ * is not a number. */
+RSL_API int rsl_netns_parse_counters(const char *text, const char *group,
+                                     struct rsl_counter **v, size_t *n, char *err,
+                                     size_t errlen);
+
 /* ---- links: veth pairs between hosts (libnl-route-3) ---------------- */
 
 /* A veth pair: end if_a in nsfd_a, end if_b in nsfd_b, both down. */
