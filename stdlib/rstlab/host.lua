@@ -57,20 +57,21 @@ function M.is(v) return getmetatable(v) == Host end
 -- ---------------------------------------------------------------------
 -- sockets
 
-local function family_of(addr, what)
+-- level: as error() counts it from this function.
+local function family_of(addr, what, level)
   if type(addr) ~= "string" then
-    error(what .. ": the address must be a string \"ip:port\", got " .. type(addr), 3)
+    error(what .. ": the address must be a string \"ip:port\", got " .. type(addr), level)
   end
   local fam, why = core.parse_addr(addr)
-  if not fam then error(why .. ' (expected "ip:port" or "[ipv6]:port")', 3) end
+  if not fam then error(why .. ' (expected "ip:port" or "[ipv6]:port")', level) end
   return fam
 end
 
 -- Options of listen/connect that are not socket options.
 local CALL_KEYS = { timeout = true, backlog = true, bind = true, blocking = true }
 
-local function split_opts(opts, what)
-  opts = check.opts(opts, nil, what, 3)
+local function split_opts(opts, what, level)
+  opts = check.opts(opts, nil, what, level)
   local sockopts, n = {}, 0
   for k, v in pairs(opts) do
     if not CALL_KEYS[k] then sockopts[k] = v; n = n + 1 end
@@ -100,19 +101,28 @@ function Host:socket(family, opts)
   return socket.wrap(u, self)
 end
 
+-- A socket of h for listen or connect (what) to addr, with the socket
+-- options of opts set: s, the call's own options | nil, nil, msg, code.
+-- Misuse raises at the line that called listen or connect.
+local function prepared(h, addr, opts, what)
+  local fam = family_of(addr, what, 4)
+  local o, sockopts = split_opts(opts, what, 4)
+  local s, msg, code = h:socket(fam, { blocking = o.blocking })
+  if not s then return nil, nil, msg, code end
+  if sockopts then
+    local ok, m, c = s:set(sockopts)
+    if not ok then return nil, nil, m, c end
+  end
+  return s, o
+end
+
 --- h:listen(addr [, opts]) -> listening Socket | nil, msg, code. Port 0
 --- takes a free port from this scenario's own slice. opts: backlog,
 --- blocking (see h:socket; what it accepts is blocking too), and socket
 --- options set before bind.
 function Host:listen(addr, opts)
-  local fam = family_of(addr, "listen")
-  local o, sockopts = split_opts(opts, "listen")
-  local s, msg, code = self:socket(fam, { blocking = o.blocking })
+  local s, o, msg, code = prepared(self, addr, opts, "listen")
   if not s then return nil, msg, code end
-  if sockopts then
-    local ok, m, c = s:set(sockopts)
-    if not ok then return nil, m, c end
-  end
   local ok, m, c = s:bind(addr)
   if not ok then return nil, m, c end
   ok, m, c = s:listen(o.backlog)
@@ -125,14 +135,8 @@ end
 --- set before connect. (To keep the socket of a failed connect, use
 --- h:socket() and s:connect.)
 function Host:connect(addr, opts)
-  local fam = family_of(addr, "connect")
-  local o, sockopts = split_opts(opts, "connect")
-  local s, msg, code = self:socket(fam, { blocking = o.blocking })
+  local s, o, msg, code = prepared(self, addr, opts, "connect")
   if not s then return nil, msg, code end
-  if sockopts then
-    local ok, m, c = s:set(sockopts)
-    if not ok then return nil, m, c end
-  end
   if o.bind then
     local ok, m, c = s:bind(o.bind)
     if not ok then return nil, m, c end
