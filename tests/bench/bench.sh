@@ -6,6 +6,13 @@
 #
 #   bash tests/bench/bench.sh [RSTLAB [SUITE_DIR]]     (from the source tree)
 #
+# Then the rows of the speed table (README, Benchmark), each a whole run of
+# the program: one real file end to end (scripts/refused.lua), one refused
+# scenario alone (--filter), 100 refused-like scenarios in one file at -j 2
+# (capture, connect, RST, an expectation ending in a 0.2 s quiet period,
+# the reason), scripts/keepalive_timeout.lua (3.06 s of kernel timers), and
+# the suite at -j 2. Each figure is the median of RUNS runs.
+#
 # Environment: JOBS (default: nproc), EMPTY (empty scenarios, default 100),
 # RUNS (runs of each measurement, the best is printed; default 3).
 set -euo pipefail
@@ -51,3 +58,44 @@ printf '  fixed cost per scenario, -j 1          %7s ms  (%d empty scenarios in 
   "$(ms "$empty1" "$EMPTY")" "$EMPTY" "$empty1"
 printf '  fixed cost per scenario, -j %-2d         %7s ms  (%d empty scenarios in %.3f s)\n' \
   "$JOBS" "$(ms "$emptyN" "$EMPTY")" "$EMPTY" "$emptyN"
+
+# median_of CMD...: the median wall time of RUNS runs, in seconds.
+median_of() {
+  local t0 t1
+  for _ in $(seq "$RUNS"); do
+    t0=$(date +%s.%N)
+    "$@" >"$TMP/out" 2>&1 || true
+    t1=$(date +%s.%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f\n", b - a }'
+  done | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+{
+  for i in $(seq 100); do
+    cat <<EOS
+scenario("refused $i", function(t)
+  local h = t.host
+  local cap = assert(h:capture())
+  local port = h:unused_port()
+  local cli = assert(h:socket("inet"))
+  t:fails_with("ECONNREFUSED", cli:connect("127.0.0.1:" .. port))
+  cap:expect({ C = cli, S = "127.0.0.1:" .. port }, [[
+    C > S  [S]
+    S > C  [R.]   seq 0 ack 1 win 0   reason NO_SOCKET
+    no more packets within 0.2 s
+  ]])
+end)
+EOS
+  done
+} >"$TMP/refused100.lua"
+
+printf 'rstlab speed table (median of %d runs)\n' "$RUNS"
+printf '  %-62s %7.3f s\n' "rstlab scripts/refused.lua (one file, end to end)" \
+  "$(median_of "$RSTLAB" scripts/refused.lua)"
+printf '  %-62s %7.3f s\n' "one refused scenario alone (--filter)" \
+  "$(median_of "$RSTLAB" --filter 'no listener' scripts/refused.lua)"
+printf '  %-62s %7.3f s\n' "100 refused-like scenarios in one file, -j 2" \
+  "$(median_of "$RSTLAB" -j 2 "$TMP/refused100.lua")"
+printf '  %-62s %7.3f s\n' "scripts/keepalive_timeout.lua (3.06 s of kernel timers)" \
+  "$(median_of "$RSTLAB" scripts/keepalive_timeout.lua)"
+printf '  %-62s %7.3f s\n' "the scenario suite ($SUITE), -j 2" "$(median_of "$RSTLAB" -j 2 "$SUITE")"
