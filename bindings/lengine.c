@@ -224,6 +224,10 @@ int rsl_waiter_wait(lua_State *L, struct rsl_waiter *w, int owner, const char *w
 		ev_io_start(ev, &w->io);
 	}
 	if (timeout >= 0) {
+		/* libev times a timer from the loop's cached "now", which is as
+		 * old as the last iteration: an actor that ran a while since
+		 * (or a call that blocked) would wake early. Time it from now. */
+		ev_now_update(ev);
 		ev_timer_set(&w->timer, timeout, 0);
 		ev_timer_start(ev, &w->timer);
 	}

@@ -102,11 +102,15 @@ function M.child_main(arg)
       res = require("rstlab.scenario").run(decl, job)
     end
   end
+  -- Let go of the job slot's tracing instance before reporting: the
+  -- runner gives the slot to the next scenario as soon as the report is
+  -- in, and the kernel lets one reader at a time open an instance's
+  -- trace_pipe (EBUSY otherwise). Closing it is closing a descriptor.
+  reason.child_done()
   -- Report and close the pipe first: the parent takes the result while
   -- this process does the slow part of its teardown (closing packet
   -- sockets waits for the kernel's RCU grace periods) and exits.
   core.report(M.serialize(res), true)
-  reason.child_done()
   return 0
 end
 
