@@ -72,7 +72,7 @@ scenario("firewall drops the SYN: retransmissions 1 s apart, ETIMEDOUT after 3 s
     C > S  [S]    seq 0   after connect 0 ± 0.05
     C > S  [S]    seq 0   after 1.0 ± 0.2
     C > S  [S]    seq 0   after 1.0 ± 0.2
-    no more packets within 0.5 s
+    no more packets within 1.5 s              -- past the end of connect()
   ]])
   t:eq(rule:hits(), 3, "SYNs the firewall dropped")
   t:eq(cli:info().state, "CLOSE", "the client's socket")
@@ -93,7 +93,7 @@ scenario("the same without linear SYN timeouts: one retransmission, 1 s then 2 s
   cap:expect({ C = cli, S = server }, [[
     C > S  [S]    seq 0   after connect 0 ± 0.05
     C > S  [S]    seq 0   after 1.0 ± 0.2
-    no more packets within 0.5 s
+    no more packets within 2.5 s              -- past the end of connect()
   ]])
   t:eq(rule:hits(), 2, "SYNs the firewall dropped")
   a:counters():since(ca):expect{ AttemptFails = 1, TCPSynRetrans = 1, TCPAbortOnTimeout = 1 }
@@ -132,7 +132,7 @@ scenario("firewall rejects with ICMP port unreachable: no RST, ECONNREFUSED afte
   cap:expect({ C = cli, S = server }, [[
     C > S  [S]    seq 0   after connect 0 ± 0.05
     C > S  [S]    seq 0   after 1.0 ± 0.2
-    no more packets within 0.5 s
+    no more packets within 1.5 s              -- past the end of connect()
   ]])
   t:eq(rule_hits(b, port), 2, "SYNs the firewall answered with ICMP")
   t:eq(cli:info().state, "CLOSE", "the client's socket")
