@@ -27,8 +27,9 @@
 --     draws a second ICMP, and that one aborts the attempt. A blocking
 --     connect() returns ECONNREFUSED after ~1 s.
 --
--- The capture decodes TCP only: the ICMP packets are not in cap:packets(),
--- so the expectation shows the SYNs and that nothing else of TCP came back.
+-- The capture decodes TCP only: the ICMP packets are not in cap:packets()
+-- (they are skipped), so the expectation shows the SYNs and that nothing
+-- else of TCP came back, and a counting rule on A shows the ICMP arriving.
 
 local function pair(t)
   local a, b = t.host, t:add_host("B")
@@ -121,6 +122,8 @@ scenario("firewall rejects with ICMP port unreachable: no RST, ECONNREFUSED afte
   local a, b, cap, server = pair(t)
   local port = tonumber(server:match(":(%d+)$"))
   b:nft("add rule inet rstlab prerouting tcp dport " .. port .. " counter reject with icmp type port-unreachable")
+  -- The capture does not decode ICMP: a rule on A counts what arrives.
+  a:nft("add rule inet rstlab prerouting icmp type destination-unreachable icmp code port-unreachable counter")
   local ca, cb = a:counters(), b:counters()
   local cli = assert(a:socket("inet", { blocking = true }))
   -- A refused blocking connect lets go of an automatic port: bind one.
@@ -135,6 +138,8 @@ scenario("firewall rejects with ICMP port unreachable: no RST, ECONNREFUSED afte
     no more packets within 1.5 s              -- past the end of connect()
   ]])
   t:eq(rule_hits(b, port), 2, "SYNs the firewall answered with ICMP")
+  local icmp = a:nft("list chain inet rstlab prerouting"):match("icmp code port%-unreachable counter packets (%d+)")
+  t:eq(tonumber(icmp), 2, "ICMP port unreachable messages that reached A")
   t:eq(cli:info().state, "CLOSE", "the client's socket")
   a:counters():since(ca):expect{ AttemptFails = 1, LockDroppedIcmps = 1, TCPSynRetrans = 1,
     InSegs = 0, OutRsts = 0 }

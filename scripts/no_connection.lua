@@ -15,11 +15,10 @@
 -- from the listener itself (tcp_rcv_state_process in TCP_LISTEN), so the
 -- tracepoint names the listener (and 0.0.0.0:0 as the destination), with
 -- the reason TCP_FLAGS. A segment with neither SYN, ACK nor RST (data
--- alone, a bare FIN, no flags at all) "should be dropped" (RFC 9293:
--- "Any other control or text-bearing segment (not containing SYN) must
--- have an ACK and thus would have been discarded by the ACK processing"):
--- Linux drops it without a word and without a counter of its own (only
--- InSegs moves). To a closed port the same segments draw a RST.
+-- alone, a bare FIN, no flags at all) is dropped (RFC 9293, 3.10.7.2,
+-- "other data or control": "Drop the segment and return"): Linux drops it
+-- without a word and without a counter of its own (only InSegs moves). To
+-- a closed port the same segments draw a RST.
 --
 -- The listener is not disturbed by any of it: nothing is queued for
 -- accept, no half-open connection is made.

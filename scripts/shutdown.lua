@@ -3,8 +3,8 @@
 -- SHUT_RD (shutdown(fd, SHUT_RD), "r"): nothing goes on the wire; on Linux
 -- it only marks the socket so that recv() returns 0 (EOF) once the receive
 -- queue is empty. Data that arrives afterwards is still acked, queued and
--- readable: Linux does NOT answer it with a RST (some other stacks do; RFC
--- 9293 says nothing of a half-closed receive side). The data is unread data
+-- readable: Linux does NOT answer it with a RST (RFC 9293 has no
+-- half-closed receive side at all). The data is unread data
 -- like any other: a close() with it still queued sends a RST, reason
 -- TCP_ABORT_ON_CLOSE (RFC 2525, 2.17), and the peer reads ECONNRESET.
 --
