@@ -145,3 +145,31 @@ scenario("firewall rejects with ICMP port unreachable: no RST, ECONNREFUSED afte
     InSegs = 0, OutRsts = 0 }
   b:counters():since(cb):expect{ InSegs = 0, OutRsts = 0 }
 end, { timeout = 10 })
+
+-- The same with a non-blocking socket (the default here): the program
+-- waits for writability and reads SO_ERROR, as non-blocking programs do.
+-- The socket is reported ready at once and SO_ERROR returns the soft error
+-- (getsockopt(SO_ERROR) falls back to sk_err_soft), so connect() fails
+-- with ECONNREFUSED at once, while the kernel still holds the attempt in
+-- SYN_SENT and retransmits the SYN 1 s later; the second ICMP ends it.
+scenario("ICMP port unreachable, non-blocking connect: ECONNREFUSED at once, the SYN retransmitted anyway", function(t)
+  local a, b, cap, server = pair(t)
+  local port = tonumber(server:match(":(%d+)$"))
+  b:nft("add rule inet rstlab prerouting tcp dport " .. port .. " counter reject with icmp type port-unreachable")
+  local ca = a:counters()
+  local cli = assert(a:socket())
+  t:mark("connect")
+  t:fails_with("ECONNREFUSED", cli:connect(server, { timeout = 3 }))
+  local took = t:now() - t.marks.connect
+  t:ok(took < 0.2, "connect() failed at the first ICMP", took)
+  t:eq(cli:info().state, "SYN_SENT", "the kernel's attempt, after connect() failed")
+  a:counters():since(ca):expect{ LockDroppedIcmps = 1, AttemptFails = 0 }
+  cap:expect({ C = cli, S = server }, [[
+    C > S  [S]    seq 0   after connect 0 ± 0.05
+    C > S  [S]    seq 0   after 1.0 ± 0.2
+    no more packets within 1.5 s
+  ]])
+  t:eq(cli:info().state, "CLOSE", "the attempt, after the second ICMP")
+  t:eq(rule_hits(b, port), 2, "SYNs the firewall answered with ICMP")
+  a:counters():since(ca):expect{ LockDroppedIcmps = 1, AttemptFails = 1, TCPSynRetrans = 1 }
+end, { timeout = 10 })

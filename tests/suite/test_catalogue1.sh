@@ -10,8 +10,16 @@ set -u
 CAT="scripts/firewall_closed_port.lua scripts/no_connection.lua scripts/backlog_overflow.lua scripts/shutdown.lua"
 # shellcheck disable=SC2086
 run "$RSTLAB" -j 4 $CAT
+# An engine race, not these scenarios: a job slot's next scenario may open
+# the slot's trace_pipe while the previous scenario's process still holds
+# it (EBUSY), and that scenario's reasons are then unchecked. Once more.
+if grep -q 'trace_pipe: Device or resource busy' "$OUT"; then
+  echo "note: trace_pipe busy (a slot's previous scenario still held it): running again"
+  # shellcheck disable=SC2086
+  run "$RSTLAB" -j 4 $CAT
+fi
 expect_status 0
-expect_line '^16 passed, 0 failed$'
+expect_line '^17 passed, 0 failed$'
 if [ "$(id -u)" -eq 0 ]; then
   TRACING=1
   expect_no_line 'unchecked'
@@ -61,9 +69,16 @@ fi
 
 # ICMP instead of a RST: a RST would refuse at once, not ~1 s later.
 mutate scripts/firewall_closed_port.lua 's/counter reject with icmp type port-unreachable/counter reject with tcp reset/'
-mrun 'ICMP'
+mrun 'ICMP port unreachable: no RST'
 expect_status 1
 expect_line 'connect\(\) failed at the second ICMP, ~1 s \(0\.0[0-9]*\)'
+
+# A RST ends the attempt with connect(); the ICMP, arriving while
+# connect() holds the socket, leaves it in SYN_SENT.
+mutate scripts/firewall_closed_port.lua '/non-blocking connect/,/^end/s/counter reject with icmp type port-unreachable/counter reject with tcp reset/'
+mrun 'non-blocking'
+expect_status 1
+expect_line 'the kernel.s attempt, after connect\(\) failed: expected "SYN_SENT", got "CLOSE"'
 
 # --- no_connection.lua
 
