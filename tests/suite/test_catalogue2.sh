@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # The RST catalogue's second part (scripts/syn_sent.lua, simultaneous_open,
-# invalid_syn, abort_on_data, abort_on_linger, disconnect) passes as a
+# invalid_syn, abort_on_data, abort_on_linger, disconnect; user_timeout and
+# time_wait_rst beside them) passes as a
 # suite, and each scenario fails, with its own message, when the trigger
 # it demonstrates is taken out or the kernel's answer is asserted wrong.
 set -u
 . "$SRC/tests/suite/lib.sh"
 
-FILES="scripts/syn_sent.lua scripts/simultaneous_open.lua scripts/invalid_syn.lua scripts/abort_on_data.lua scripts/abort_on_linger.lua scripts/disconnect.lua"
+FILES="scripts/syn_sent.lua scripts/simultaneous_open.lua scripts/invalid_syn.lua scripts/abort_on_data.lua scripts/abort_on_linger.lua scripts/disconnect.lua scripts/user_timeout.lua scripts/time_wait_rst.lua"
 # shellcheck disable=SC2086
 run "$RSTLAB" -j 2 $FILES
 expect_status 0
-expect_line '^13 passed, 0 failed$'
+expect_line '^19 passed, 0 failed$'
 # The kernel's reasons are checked where the tracepoint can be read (root);
 # elsewhere each reason clause must say it was not checked.
 if [ "$(id -u)" -eq 0 ]; then
@@ -134,5 +135,31 @@ mutate scripts/disconnect.lua 's/t:eq(#cli:read(held, { all = true, timeout = 1 
 run "$RSTLAB" --filter 'LAST_ACK' "$MUT"
 expect_status 1
 expect_line 'expected failure ECONNRESET, but the call succeeded and returned "xxxxxxxxxx"'
+
+# --- user_timeout.lua
+# The user timeout sends no RST: asserting one fails on the counter.
+mutate scripts/user_timeout.lua 's/TCPAbortOnTimeout = 1, OutRsts = 0, TCPKeepAlive = 0/TCPAbortOnTimeout = 1, OutRsts = 1, TCPKeepAlive = 0/'
+run "$RSTLAB" --filter 'data unacknowledged' "$MUT"
+expect_status 1
+expect_line 'counters of host host: OutRsts: expected \+1, moved 0'
+reason_mutation scripts/user_timeout.lua TCP_KEEPALIVE_TIMEOUT TCP_ABORT_ON_CLOSE
+# Without the user timeout, keepalive sends its 5 probes (1 s apart) and the
+# read outlives the script's 5 s.
+mutate scripts/user_timeout.lua 's/dead_peer(t, { user_timeout = 1,$/dead_peer(t, {/'
+run "$RSTLAB" --filter 'one probe' "$MUT"
+expect_status 1
+expect_line 'expected failure ETIMEDOUT, got TIMEOUT'
+
+# --- time_wait_rst.lua
+# With tcp_rfc1337 0 the RST assassinates TIME_WAIT.
+mutate scripts/time_wait_rst.lua 's/local h, cap, client, server = time_wait(t, 1)/local h, cap, client, server = time_wait(t, 0)/'
+run "$RSTLAB" --filter 'RST is ignored' "$MUT"
+expect_status 1
+expect_line 'TIME_WAIT sockets after the RST: expected 1, got 0'
+# TIME_WAIT answers late data with an ACK, not a RST.
+mutate scripts/time_wait_rst.lua 's/C > S  \[\.\]    seq 2 ack 2 len 0    -- what it had/C > S  [R]    seq 2 ack 2 len 0    -- what it had/'
+run "$RSTLAB" --filter 'late data' "$MUT"
+expect_status 1
+expect_count 2 '^  FAIL .*late data into TIME_WAIT, tcp_rfc1337 [01]: .*expectation line 4 \(C > S  \[R\]    seq 2 ack 2 len 0\): expected \[R\], got \[\.\]$'
 
 finish
