@@ -108,4 +108,5 @@ scenario("simultaneous open: an ACK of exactly the ISS (acking nothing) is taken
   ]])
   h:counters():since(c0):expect{ OutRsts = 0, CurrEstab = 1 }
   t:eq(cli:info().state, "ESTABLISHED")
+  t:eq(cli:info().unacked, 1, "segments in flight: its SYN, never acknowledged")
 end)
