@@ -37,6 +37,7 @@ local function time_wait(t, rfc1337)
     S > C  [S.]   ack 1
     C > S  [.]
     C > S  [F.]   seq 1 ack 1
+    ...                               -- the server's ACK of it, alone or on its FIN
     S > C  [F.]   seq 1 ack 2
     C > S  [.]    seq 2 ack 2
   ]])
