@@ -287,6 +287,17 @@ static int lsock_shutdown(lua_State *L)
 	return 1;
 }
 
+/* sock:disconnect() -> true | nil, msg, code: connect(AF_UNSPEC) */
+static int lsock_disconnect(lua_State *L)
+{
+	struct lsock *ls = check_open(L, 1);
+	int rc = rsl_sock_disconnect(ls->s);
+	if (rc != RSL_OK)
+		return sock_fail(L, ls, rc);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* ---- jobs: one system call in a worker thread --------------------------- */
 
 /* Let go of one reference to the fd; the last one closes it. Any thread. */
@@ -634,6 +645,12 @@ static void check_optval(lua_State *L, int idx, const char *name, int kind,
 		if (v->i < 0)
 			luaL_error(L, "option '%s' takes a non-negative integer", name);
 		return;
+	case RSL_OPT_SINT:
+		if (!lua_isinteger(L, idx))
+			luaL_error(L, "option '%s' takes an integer, got %s", name,
+			           lua_isnumber(L, idx) ? "a fraction" : luaL_typename(L, idx));
+		v->i = lua_tointeger(L, idx);
+		return;
 	case RSL_OPT_MSEC:
 		if (!lua_isnumber(L, idx) || lua_tonumber(L, idx) < 0)
 			luaL_error(L, "option '%s' takes seconds (a non-negative number)", name);
@@ -709,7 +726,7 @@ static int lsock_get(lua_State *L)
 		return sock_fail(L, ls, rc);
 	switch (kind) {
 	case RSL_OPT_BOOL: lua_pushboolean(L, v.on); break;
-	case RSL_OPT_INT: lua_pushinteger(L, v.i); break;
+	case RSL_OPT_INT: case RSL_OPT_SINT: lua_pushinteger(L, v.i); break;
 	case RSL_OPT_MSEC: lua_pushnumber(L, (double)v.i / 1000.0); break;
 	case RSL_OPT_LINGER:
 		lua_createtable(L, 0, 2);
@@ -821,7 +838,8 @@ void rsl_open_socket(lua_State *L)
 		{ "connect_start", lsock_connect_start }, { "connect_finish", lsock_connect_finish },
 		{ "accept_now", lsock_accept_now }, { "recv_now", lsock_recv_now },
 		{ "send_now", lsock_send_now }, { "wait", lsock_wait },
-		{ "shutdown", lsock_shutdown }, { "close", lsock_close },
+		{ "shutdown", lsock_shutdown }, { "disconnect", lsock_disconnect },
+		{ "close", lsock_close },
 		{ "closed", lsock_closed }, { "setopt", lsock_setopt }, { "get", lsock_get },
 		{ "info", lsock_info }, { "pending", lsock_pending },
 		{ "local_addr", lsock_local_addr }, { "peer_addr", lsock_peer_addr },

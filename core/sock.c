@@ -353,6 +353,17 @@ int rsl_sock_shutdown(struct rsl_sock *s, int how)
 	return RSL_OK;
 }
 
+int rsl_sock_disconnect(struct rsl_sock *s)
+{
+	struct sockaddr sa = { .sa_family = AF_UNSPEC };
+	int rc = check_open(s);
+	if (rc != RSL_OK)
+		return rc;
+	if (connect(s->fd, &sa, sizeof sa) < 0)
+		return FAIL(s, "connect(AF_UNSPEC)");
+	return RSL_OK;
+}
+
 int rsl_sock_close(struct rsl_sock *s)
 {
 	struct rsl_sock_call c;
@@ -420,6 +431,7 @@ static const struct option options[] = {
 	{ "notsent_lowat", IPPROTO_TCP, TCP_NOTSENT_LOWAT, RSL_OPT_INT },
 	{ "ttl", -1, 0, RSL_OPT_INT },
 	{ "v6only", IPPROTO_IPV6, IPV6_V6ONLY, RSL_OPT_BOOL },
+	{ "linger2", IPPROTO_TCP, TCP_LINGER2, RSL_OPT_SINT },
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
 

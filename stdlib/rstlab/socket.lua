@@ -248,6 +248,15 @@ function Socket:shutdown(how)
   return self.u:shutdown(how)
 end
 
+--- s:disconnect() -> true | nil, msg, code: connect() to an AF_UNSPEC
+--- address, which the kernel turns into tcp_disconnect(): the connection
+--- is dropped at once (a RST where its state needs one, TCP_STATE; in
+--- CLOSING or LAST_ACK with data or FIN not yet sent,
+--- TCP_DISCONNECT_WITH_DATA), the socket stays open, unconnected.
+function Socket:disconnect()
+  return self.u:disconnect()
+end
+
 --- s:close() -> true, seconds | nil, msg, code, seconds: close()'s result
 --- and how long it blocked. A close() that blocks in the kernel (a
 --- blocking socket's; SO_LINGER {1, N > 0}, even non-blocking) is made in a

@@ -238,6 +238,10 @@ RSL_API int rsl_sock_read(struct rsl_sock *s, void *buf, size_t n, size_t *got);
 RSL_API int rsl_sock_write(struct rsl_sock *s, const void *buf, size_t n, size_t *put);
 /* how: SHUT_RD, SHUT_WR or SHUT_RDWR. */
 RSL_API int rsl_sock_shutdown(struct rsl_sock *s, int how);
+/* connect() to an AF_UNSPEC address: the kernel's tcp_disconnect, which
+ * drops the connection (with a RST in the states that need one) and leaves
+ * the socket unconnected, open and usable again. connect()'s result. */
+RSL_API int rsl_sock_disconnect(struct rsl_sock *s);
 /* Close the kernel socket: close()'s result (RSL_OK, or RSL_ESYS); RSL_OK
  * on a closed object. What the kernel sends (FIN or RST) depends on the
  * options and the unread data, as for any close(); with SO_LINGER {1, N}
@@ -270,6 +274,7 @@ enum rsl_optkind {
 	RSL_OPT_INT,        /* i */
 	RSL_OPT_LINGER,     /* on, i = seconds */
 	RSL_OPT_MSEC,       /* i in milliseconds */
+	RSL_OPT_SINT,       /* i, may be negative (TCP_LINGER2 -1: no FIN_WAIT2) */
 };
 struct rsl_optval {
 	int on;
@@ -278,7 +283,7 @@ struct rsl_optval {
 /* The kind of option name, or -1 for a name that is not an option. The
  * names: linger, nodelay, reuseaddr, reuseport, rcvbuf, sndbuf, keepalive,
  * keepidle, keepintvl, keepcnt, user_timeout, quickack, maxseg, cork,
- * notsent_lowat, ttl, v6only. */
+ * notsent_lowat, ttl, v6only, linger2. */
 RSL_API int rsl_sock_option_kind(const char *name);
 /* A NULL-terminated list of every option name (static). */
 RSL_API const char *const *rsl_sock_option_names(void);
