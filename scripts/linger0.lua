@@ -8,7 +8,8 @@
 --
 -- The kernel's reason: a linger-0 close goes through tcp_disconnect(),
 -- which current kernels log as TCP_STATE. TCP_ABORT_ON_LINGER is another
--- path (a FIN_WAIT2 timeout with a negative linger2), not this one.
+-- path (close() of a socket already in FIN_WAIT2 with TCP_LINGER2 -1:
+-- scripts/abort_on_linger.lua), not this one.
 
 scenario("SO_LINGER {1,0} then close: RST instead of FIN, peer read fails with ECONNRESET", function(t)
   local h = t.host
