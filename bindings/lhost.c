@@ -92,14 +92,22 @@ static int lhost_sysctl(lua_State *L)
 	return 1;
 }
 
-/* host:kill_tcp() -> number destroyed | nil, msg, code: every TCP socket
- * of the host, as a crash loses them (sock_diag SOCK_DESTROY). */
+/* host:kill_tcp([local [, remote]]) -> number destroyed | nil, msg, code:
+ * the TCP sockets of the host with that local and remote "ip:port" (every
+ * one without them, as a crash loses them), by sock_diag SOCK_DESTROY. */
 static int lhost_kill_tcp(lua_State *L)
 {
 	struct rsl_lhost *h = rsl_check_host(L, 1);
 	char err[RSL_ERRLEN];
 	size_t n = 0;
-	int rc = rsl_netns_kill_tcp(h->nsfd, &n, err, sizeof err);
+	struct rsl_addr local, remote;
+	bool has_local = !lua_isnoneornil(L, 2), has_remote = !lua_isnoneornil(L, 3);
+	if (has_local)
+		rsl_check_addr(L, 2, false, &local);
+	if (has_remote)
+		rsl_check_addr(L, 3, false, &remote);
+	int rc = rsl_netns_destroy_tcp(h->nsfd, has_local ? &local : NULL,
+	                               has_remote ? &remote : NULL, &n, err, sizeof err);
 	if (rc != RSL_OK)
 		return rsl_push_fail(L, rc == RSL_EUNAVAIL ? "EUNAVAIL" : "EDIAG", err);
 	lua_pushinteger(L, (lua_Integer)n);

@@ -24,6 +24,7 @@
 #include <linux/inet_diag.h>
 #include <linux/sock_diag.h>
 #include <net/if.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
@@ -497,7 +498,35 @@ static int list_victims(struct victims *vs, char *err, size_t errlen)
 	return rc;
 }
 
+/* Whether victim x's end (local: source, else destination) is a. */
+static bool end_is(const struct victim *x, const struct rsl_addr *a, bool local)
+{
+	if (a == NULL)
+		return true;
+	uint16_t port = ntohs(local ? x->id.idiag_sport : x->id.idiag_dport);
+	const void *ip = local ? (const void *)x->id.idiag_src : (const void *)x->id.idiag_dst;
+	return x->family == a->family && port == a->port &&
+	       memcmp(ip, a->ip, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+/* Keep the victims whose ends are local and remote (NULL: any). */
+static void keep_matching(struct victims *vs, const struct rsl_addr *local,
+                          const struct rsl_addr *remote)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < vs->n; i++)
+		if (end_is(&vs->v[i], local, true) && end_is(&vs->v[i], remote, false))
+			vs->v[k++] = vs->v[i];
+	vs->n = k;
+}
+
 int rsl_netns_kill_tcp(int nsfd, size_t *killed, char *err, size_t errlen)
+{
+	return rsl_netns_destroy_tcp(nsfd, NULL, NULL, killed, err, errlen);
+}
+
+int rsl_netns_destroy_tcp(int nsfd, const struct rsl_addr *local, const struct rsl_addr *remote,
+                          size_t *killed, char *err, size_t errlen)
 {
 	struct victims vs = { 0 };
 	struct nl_sock *sk = NULL;
@@ -517,6 +546,7 @@ int rsl_netns_kill_tcp(int nsfd, size_t *killed, char *err, size_t errlen)
 	for (int round = 0; round < 8; round++) {
 		if (list_victims(&vs, err, errlen) != RSL_OK)
 			goto out;
+		keep_matching(&vs, local, remote);
 		if (vs.n == 0) {
 			rc = RSL_OK;
 			goto out;

@@ -430,6 +430,32 @@ function Rule:hits()
   return rule_hits(self.host, self.chain, self.handle)
 end
 
+--- h:destroy(s | {src =, dst =}) -> number of sockets destroyed: what
+--- `ss -K` does, through sock_diag SOCK_DESTROY in h's namespace. s: the
+--- kernel socket of a script's Socket of h (by its local and peer
+--- addresses); src/dst: "ip:port" of the local and remote ends (either may
+--- be left out: any). An established connection sends a RST; the owner's
+--- next call fails with ECONNABORTED.
+function Host:destroy(what)
+  local src, dst
+  if socket.is(what) then
+    if what.host ~= self then error("destroy: the socket is not on host " .. self.name, 2) end
+    src, dst = what.addr, what.peer
+  else
+    what = check.opts(what, { src = true, dst = true }, "destroy")
+    src, dst = what.src, what.dst
+    if src == nil and dst == nil then
+      error("destroy: name a socket or {src =, dst =} (h:crash() destroys them all)", 2)
+    end
+  end
+  for _, a in ipairs { src or false, dst or false } do
+    if a and not core.parse_addr(a) then error("destroy: invalid address '" .. tostring(a) .. "'", 2) end
+  end
+  local n, msg, code = self.ns:kill_tcp(src, dst)
+  if not n then return nil, msg, code end
+  return n
+end
+
 -- ---------------------------------------------------------------------
 -- crash and reboot
 

@@ -448,6 +448,12 @@ RSL_API int rsl_netns_sysctl(int nsfd, const char *name, const char *value,
  * the sockets destroyed; RSL_EUNAVAIL when the kernel lacks
  * CONFIG_INET_DIAG_DESTROY. */
 RSL_API int rsl_netns_kill_tcp(int nsfd, size_t *killed, char *err, size_t errlen);
+/* The same for the TCP sockets whose local end is local and whose remote
+ * end is remote (NULL: any), as `ss -K` does: an established one sends a
+ * RST and its owner's next call fails with ECONNABORTED. */
+RSL_API int rsl_netns_destroy_tcp(int nsfd, const struct rsl_addr *local,
+                                  const struct rsl_addr *remote, size_t *killed, char *err,
+                                  size_t errlen);
 
 /* One counter of a namespace's SNMP statistics: its MIB ("Tcp" from
  * /proc/net/snmp, "TcpExt" from /proc/net/netstat) and the kernel's name. */
