@@ -321,7 +321,15 @@ local add_rule, del_rule, rule_hits = M.add_rule, M.del_rule, M.rule_hits
 --- keep them in table inet rstlab or a table of your own.
 function Host:nft(cmds)
   check.arg(cmds, "string", "nft", 1)
-  return nft(self, cmds)
+  local out = nft(self, cmds)
+  -- A rule of the script's own that drops or rejects may take a RST off
+  -- the wire, and rstlab cannot count what it took: from now on, an event
+  -- of this scenario near a captured RST with its addresses proves nothing
+  -- (the reason reads unchecked, never borrowed).
+  if cmds:find("drop", 1, true) or cmds:find("reject", 1, true) then
+    self.scenario.reasons:fault("h:nft at " .. (failure.script_where() or "?"), function() return nil end)
+  end
+  return out
 end
 
 -- ---------------------------------------------------------------------

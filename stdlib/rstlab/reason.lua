@@ -25,8 +25,10 @@
 ---   * the pairing is one to one: the packet has exactly one such event and
 ---     the event exactly one such packet on that interface;
 ---   * no fault of the scenario that drops RSTs before the wire (h:drop
----     with dir "out" or "fwd", a crash) took packets while the event came:
----     its RST may not have reached the wire, so it proves nothing.
+---     with dir "out" or "fwd", a crash) took packets while the event came,
+---     and no rule of the script's own (h:nft with drop or reject) was in
+---     force then: its RST may not have reached the wire, so it proves
+---     nothing.
 --- So the event of a RST that never reached the wire (dropped in a
 --- firewall, a crash) pairs with no other RST, and a RST that no kernel
 --- announced (a firewall's reject, a middlebox) is "none". Anything else is
@@ -108,7 +110,8 @@ local function fault_at(self, e)
   for _, f in ipairs(self.faults) do
     if e.ts >= f.on - M.WINDOW and e.ts <= (f.until_ or math.huge) + M.WINDOW then
       local ok, n = pcall(f.hits)
-      if not ok or not n or n > 0 then return f end
+      if not ok or not n then return f, "was in force (rstlab cannot count what it took)" end
+      if n > 0 then return f, "dropped packets" end
     end
   end
   return nil
@@ -201,10 +204,10 @@ function Reasons:of(c, pkt)
         pkt.src, pkt.dst, W)
     end
   end
-  local f = fault_at(self, e)
+  local f, did = fault_at(self, e)
   if f then
-    return nil, string.format("%s dropped packets when the kernel sent a RST %s > %s: "
-      .. "whether that RST is this one cannot be proven", f.what, pkt.src, pkt.dst)
+    return nil, string.format("%s %s when the kernel sent a RST %s > %s: "
+      .. "whether that RST is this one cannot be proven", f.what, did, pkt.src, pkt.dst)
   end
   e.paired = true
   return e.reason
