@@ -126,6 +126,48 @@ local function endpoints(binds)
   return eps
 end
 
+-- States in which a socket sends nothing on its own: gone (CLOSE), a
+-- listener (its half-open requests are sockets of their own, SYN_RECV), and
+-- TIME_WAIT (its timer only ends it; it answers, it never starts). A
+-- FIN_WAIT2 is quiet only as the kernel's timewait mini-socket (timer 3).
+local QUIET = { CLOSE = true, LISTEN = true, TIME_WAIT = true }
+local TIMER_TIMEWAIT = 3
+-- A capture takes a packet within microseconds of its send; this much
+-- silence on it says it has caught up.
+local CAUGHT_UP = 0.002
+
+-- Whether nothing more can come between the endpoints eps (name -> address
+-- or list): no other actor of the scenario can still act, no crafted
+-- segment is in flight, every socket at an endpoint, on every host, is in
+-- a quiet state (sock_diag), and the capture has caught up. Anything
+-- uncertain says no: the quiet period is then waited out.
+local function settled(sc, c, eps)
+  local me = coroutine.running()
+  for _, co in ipairs(sc.actors) do
+    if co ~= me and coroutine.status(co) ~= "dead" then return false end
+  end
+  local now = core.wallclock()
+  for _, s in ipairs(sc.injected) do
+    if now - s.at < 0.1 then return false end
+  end
+  local at = {}
+  for _, v in pairs(eps) do
+    if type(v) == "table" then for _, a in ipairs(v) do at[a] = true end else at[v] = true end
+  end
+  for _, h in ipairs(sc.hosts) do
+    local list = h.ns:sockets()
+    if not list then return false end
+    for _, s in ipairs(list) do
+      if (at[s.src] or at[s.dst]) and not QUIET[s.state]
+        and not (s.state == "FIN_WAIT2" and s.timer == TIMER_TIMEWAIT) then
+        return false
+      end
+    end
+  end
+  local n = c:count()
+  return n == 0 or now - c:packet(n).ts >= CAUGHT_UP
+end
+
 local EXPECT_KEYS = { timeout = true, from = true }
 
 -- A mark's time on the capture's clock (the kernel's real time), and the
@@ -186,6 +228,7 @@ function Capture:expect(binds, text, opts)
     return packet(self, i)
   end
   function source.reason(_, pkt) return sc.reasons:of(c, pkt) end
+  function source.settled() return settled(sc, c, eps) end
   function source.mark(_, name) return mark_time(sc, name) end
   local matched, report
   ok, matched, report = pcall(expect.match, spec, eps, source,

@@ -1,0 +1,28 @@
+-- `no more packets within T` ends as soon as the kernel shows that nothing
+-- more can come, and only then: runs quiet_scenarios.lua on the real
+-- kernel (each scenario in its own sandboxed process, through rstlab.run).
+
+local h = require "harness"
+local rstlab = require "rstlab"
+local runs = require "runs"
+
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+local dir = os.tmpname() -- the pcaps of failing scenarios go here, and away
+os.remove(dir)
+assert(os.execute("mkdir -p " .. dir))
+local summary = rstlab.run { here .. "quiet_scenarios.lua", jobs = 2, timeout = 20, quiet = true,
+  pcap_dir = dir }
+os.execute("rm -rf " .. dir)
+
+local r = runs.new(h, summary)
+r:passes()
+r:must_fail("MUST FAIL: another actor sends a segment later", "fail",
+  "unexpected packet during the quiet period: C > S  [S]")
+r:must_fail("MUST FAIL: a packet the capture already holds when the period starts", "fail",
+  "unexpected packet during the quiet period: C > S  [S]")
+r:must_fail("MUST FAIL: a retransmission into a cut link", "fail",
+  "unexpected packet during the quiet period: C > S  [P.]")
+r:must_fail("MUST FAIL: a keepalive probe", "fail",
+  "unexpected packet during the quiet period: C > S  [.]")
+r:counts(7, 4)
+h.done()
