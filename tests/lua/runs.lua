@@ -14,6 +14,20 @@ Runs.__index = Runs
 
 local runs = {}
 
+--- file(path [, opts]) -> summary: rstlab.run of one scenario file, two
+--- at a time, quiet, the pcaps of failing scenarios kept in a directory of
+--- its own that goes away afterwards. opts are added to the run's.
+function runs.file(path, opts)
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. dir))
+  local o = { path, jobs = 2, timeout = 20, quiet = true, pcap_dir = dir }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  local summary = require("rstlab").run(o)
+  os.execute("rm -rf " .. dir)
+  return summary
+end
+
 --- new(harness, summary) -> the results of one rstlab.run, by name.
 function runs.new(h, summary)
   local by = {}
