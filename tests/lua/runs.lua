@@ -14,18 +14,34 @@ Runs.__index = Runs
 
 local runs = {}
 
---- file(path [, opts]) -> summary: rstlab.run of one scenario file, two
---- at a time, quiet, the pcaps of failing scenarios kept in a directory of
---- its own that goes away afterwards. opts are added to the run's.
-function runs.file(path, opts)
+-- rstlab.run of the file that make(dir) returns (dir: a directory of the
+-- run's own, which goes away afterwards; the pcaps of failing scenarios
+-- are kept there), two at a time, quiet; opts are added to the run's.
+local function run_in_dir(make, opts)
   local dir = os.tmpname()
   os.remove(dir)
   assert(os.execute("mkdir -p " .. dir))
-  local o = { path, jobs = 2, timeout = 20, quiet = true, pcap_dir = dir }
+  local o = { make(dir), jobs = 2, timeout = 20, quiet = true, pcap_dir = dir }
   for k, v in pairs(opts or {}) do o[k] = v end
   local summary = require("rstlab").run(o)
   os.execute("rm -rf " .. dir)
   return summary
+end
+
+--- file(path [, opts]) -> summary: rstlab.run of one scenario file.
+function runs.file(path, opts)
+  return run_in_dir(function() return path end, opts)
+end
+
+--- source(name, text [, opts]) -> summary: rstlab.run of scenarios given as
+--- text, written to a file called name (what messages name).
+function runs.source(name, text, opts)
+  return run_in_dir(function(dir)
+    local f = assert(io.open(dir .. "/" .. name, "w"))
+    f:write(text)
+    f:close()
+    return dir .. "/" .. name
+  end, opts)
 end
 
 --- new(harness, summary) -> the results of one rstlab.run, by name.

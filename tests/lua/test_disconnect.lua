@@ -5,13 +5,8 @@
 -- and is asserted exactly.
 
 local h = require "harness"
-local rstlab = require "rstlab"
 local runs = require "runs"
 
-local dir = os.tmpname()
-os.remove(dir)
-assert(os.execute("mkdir -p " .. dir))
-local file = dir .. "/disconnect.lua"
 
 local src = [==[
 local function pair(t)
@@ -65,12 +60,7 @@ scenario("MUST FAIL: disconnect on a closed socket raises", function(t)
 end)
 ]==]
 
-local f = assert(io.open(file, "w"))
-f:write(src)
-f:close()
-
-local summary = rstlab.run { file, jobs = 2, timeout = 20, quiet = true, pcap_dir = dir }
-os.execute("rm -rf " .. dir)
+local summary = runs.source("disconnect.lua", src)
 
 local function line_of(pattern)
   local n = 0

@@ -7,11 +7,8 @@
 -- thread while the loop goes on.
 
 local h = require "harness"
-local rstlab = require "rstlab"
+local runs = require "runs"
 
-local dir = os.tmpname()
-os.remove(dir)
-assert(os.execute("mkdir -p " .. dir))
 
 local src = [==[
 local function pair(t, opts)
@@ -276,26 +273,9 @@ scenario("SO_LINGER {1, 2} close with a peer that reads: returns when the data i
 end)
 ]==]
 
-local function write(name, text)
-  local f = assert(io.open(dir .. "/" .. name, "w"))
-  f:write(text)
-  f:close()
-  return dir .. "/" .. name
-end
-
-local summary = rstlab.run { write("fidelity.lua", src), jobs = 2, timeout = 20, quiet = true }
-os.execute("rm -rf " .. dir)
-
-for _, r in ipairs(summary.results) do
-  h.test(r.name, function()
-    h.eq(r.status, "pass", (r.where or "") .. " " .. tostring(r.message) .. "\n"
-      .. tostring(r.details or r.traceback))
-  end)
-end
-
-h.test("every scenario ran", function()
-  h.eq(#summary.results, 15)
-  h.eq(summary.passed, 15)
-end)
+local summary = runs.source("fidelity.lua", src)
+local r = runs.new(h, summary)
+r:passes()
+r:counts(15, 0)
 
 h.done()
