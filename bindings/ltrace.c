@@ -1,38 +1,20 @@
 /*
  * The kernel's tcp_send_reset tracepoint, as the stdlib reads RST reasons
  * from it (stdlib/rstlab/reason.lua): one reader per Lua state, kept in
- * the engine record, and the pool of tracing instances a runner keeps for
- * its children.
+ * the engine record.
  *
- * Lua: trace_open([instance]), trace_events(from), trace_lost(), trace_close(),
- * trace_create(name), trace_destroy(name), trace_remove(pid).
+ * Lua: trace_open(), trace_events(from), trace_lost(), trace_close().
  */
 #include "private.h"
 
-/* trace_open([instance]) -> true | nil, why: this state's tcp_send_reset
- * reader, opened once (later calls say the same): on the named instance of
- * a runner's pool, or on an instance of this process's own. */
+/* trace_open() -> true | nil, why: this state's tcp_send_reset reader,
+ * opened once (later calls say the same). */
 static int ltrace_open(lua_State *L)
 {
 	struct rsl_engine *eng = rsl_engine_get(L);
-	const char *name = luaL_optstring(L, 1, NULL);
 	if (!eng->trace_tried) {
 		eng->trace_tried = true;
-		char *why = eng->trace_why;
-		size_t n = sizeof eng->trace_why;
-		int rc = rsl_trace_check(why, n);
-		if (rc != RSL_OK) {
-			/* why says it */
-		} else if (name == NULL) {
-			rc = rsl_trace_open(&eng->trace, why, n);
-		} else {
-			/* A runner's slot instance is made by the first scenario of
-			 * the slot that needs it, and kept for the next ones. */
-			rc = rsl_trace_attach(name, &eng->trace, why, n);
-			if (rc == RSL_EUNAVAIL && rsl_trace_create(name, why, n) == RSL_OK)
-				rc = rsl_trace_attach(name, &eng->trace, why, n);
-		}
-		if (rc != RSL_OK)
+		if (rsl_trace_open(&eng->trace, eng->trace_why, sizeof eng->trace_why) != RSL_OK)
 			eng->trace = NULL;
 	}
 	return rsl_push_status(L, eng->trace != NULL ? RSL_OK : RSL_EUNAVAIL, eng->trace_why);
@@ -66,33 +48,12 @@ static int ltrace_events(lua_State *L)
 	return 1;
 }
 
-/* trace_close(): remove this state's tracing instance now. */
+/* trace_close(): stop reading now. */
 static int ltrace_close(lua_State *L)
 {
 	struct rsl_engine *eng = rsl_engine_get(L);
 	rsl_trace_close(eng->trace);
 	eng->trace = NULL;
-	return 0;
-}
-
-/* trace_create(name) -> true | nil, why: an instance for a runner's pool. */
-static int ltrace_create(lua_State *L)
-{
-	char why[RSL_ERRLEN];
-	return rsl_push_status(L, rsl_trace_create(luaL_checkstring(L, 1), why, sizeof why), why);
-}
-
-/* trace_destroy(name): remove a pool instance. */
-static int ltrace_destroy(lua_State *L)
-{
-	rsl_trace_destroy(luaL_checkstring(L, 1));
-	return 0;
-}
-
-/* trace_remove(pid): remove the instance a dead child left behind. */
-static int ltrace_remove(lua_State *L)
-{
-	rsl_trace_remove_instance((int)luaL_checkinteger(L, 1));
 	return 0;
 }
 
@@ -107,9 +68,7 @@ void rsl_open_trace(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
 		{ "trace_open", ltrace_open }, { "trace_events", ltrace_events },
-		{ "trace_close", ltrace_close }, { "trace_remove", ltrace_remove },
-		{ "trace_lost", ltrace_lost },
-		{ "trace_create", ltrace_create }, { "trace_destroy", ltrace_destroy },
+		{ "trace_close", ltrace_close }, { "trace_lost", ltrace_lost },
 		{ NULL, NULL },
 	};
 	luaL_setfuncs(L, funcs, 0);

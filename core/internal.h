@@ -29,22 +29,10 @@ RSL_HIDDEN void rsl_format_error(char *buf, size_t len, const char *fmt, ...)
 
 /* ---- the runner's plumbing: not for embedders --------------------------- */
 
-/* A pool of tracing instances for a runner whose children come and go:
- * create instances/<name> with the event enabled (rsl_trace_destroy
- * removes it), and attach a reader to it (its pending lines are
- * discarded; closing the reader leaves the instance). One reader at a
- * time per instance. */
-RSL_HIDDEN int rsl_trace_create(const char *name, char *err, size_t errlen);
-RSL_HIDDEN int rsl_trace_attach(const char *name, struct rsl_trace **out, char *err,
-                                size_t errlen);
-RSL_HIDDEN void rsl_trace_destroy(const char *name);
-/* Remove the instance of a process that died without doing it. */
-RSL_HIDDEN void rsl_trace_remove_instance(int pid);
-/* Remove the instances left by rstlab processes that no longer exist. */
-RSL_HIDDEN void rsl_trace_sweep_stale(void);
 /* In the runner, once: a private mount namespace for the calling process
  * (unshare(CLONE_NEWNS), mounts made private) with tracefs mounted, when
- * root and it is not mounted already, then a sweep of stale instances.
+ * root and it is not mounted already (the tracepoint's id and format are
+ * read there).
  * RSL_OK when tracing is available; RSL_EUNAVAIL or RSL_ESYS and a reason
  * in why when it will not be. */
 RSL_HIDDEN int rsl_sandbox_prepare_tracing(char *why, size_t len);

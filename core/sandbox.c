@@ -177,6 +177,5 @@ int rsl_sandbox_prepare_tracing(char *why, size_t len)
 ready:
 	if (rsl_trace_check(why, len) != RSL_OK)
 		return RSL_EUNAVAIL;
-	rsl_trace_sweep_stale();
 	return RSL_OK;
 }

@@ -1,71 +1,85 @@
 /*
  * The kernel's reason for each RST it sends: the tcp:tcp_send_reset
- * tracepoint, read through a tracefs instance of this process's own.
+ * tracepoint, read through a BPF program of this process's own.
  *
- * An instance ("instances/rstlab-<pid>") is a private ring buffer with its
- * own event switches, so enabling the tracepoint there neither disturbs nor
- * sees anyone else's tracing. The tracepoint itself is global: the instance
- * receives the RSTs of every network namespace on the machine, which is why
- * events carry addresses and ports and the caller attributes them (the
- * sandbox's private port slices make that unambiguous between parallel
- * scenarios).
+ * rsl_trace_open loads a small BPF program (written below as bytecode, no
+ * compiler needed) on the tracepoint. Each time the kernel sends a RST it
+ * copies the event's record, stamped with bpf_ktime_get_ns (CLOCK_MONOTONIC),
+ * into a BPF ring buffer that this process maps and reads. Program, ring and
+ * the perf event that attaches the program are file descriptors: they die
+ * with the process, however it ends. Nothing global is created, so nothing
+ * has to be swept after a crash or a SIGKILL.
  *
- * What the kernel prints (6.18, checked on the running kernel):
+ * The tracepoint is global: the program runs for the RSTs of every network
+ * namespace, on every CPU, in whatever context the kernel sends them
+ * (softirq on an idle CPU included). Events carry addresses and ports and
+ * the caller attributes them (the sandbox's private port slices make that
+ * unambiguous between parallel scenarios).
  *
- *   <comm>-<pid> [cpu] flags <ts>: tcp_send_reset: skbaddr=.. skaddr=..
- *       src=<ip:port> dest=<ip:port> state=<TCP_*|UNKNOWN> reason=<REASON>
- *
+ * The record's layout is read from the event's "format" file in tracefs,
+ * not assumed: the offsets of state, reason, saddr and daddr, and the
+ * reason names with their numbers (the sk_rst_reason enum, from the print
+ * format). What the fields hold (6.18, checked on the running kernel):
  * - With a full socket (linger 0, close with unread data, keepalive ...)
- *   src/dest are the socket's own local and remote addresses: src is the
- *   RST's source.
+ *   saddr/daddr are the socket's own local and remote addresses: saddr is
+ *   the RST's source.
  * - With no socket (reason NO_SOCKET: a SYN to a closed port) the kernel
- *   prints the incoming segment's addresses swapped, so src is again the
- *   RST's source (the closed port) and dest the peer that gets the RST;
- *   state is "UNKNOWN".
- * - When a listener answers (e.g. a bare ACK to a listening port, reason
- *   TCP_FLAGS), sk is the listener: src is the listener's own address and
- *   dest is "0.0.0.0:0" ("[::]:0"), not the peer; state=TCP_LISTEN.
- * - A dual-stack IPv6 socket talking IPv4 prints "[::ffff:a.b.c.d]:port";
- *   the parser turns that back into AF_INET so that an event compares equal
- *   to the IPv4 packet that was captured.
+ *   stores the incoming segment's addresses swapped, so saddr is again the
+ *   RST's source (the closed port) and daddr the peer that gets the RST;
+ *   state is 0 ("UNKNOWN").
+ * - When a listener answers (a bare ACK to a listening port, reason
+ *   TCP_FLAGS), sk is the listener: saddr is the listener's own address and
+ *   daddr is 0.0.0.0:0 ([::]:0), not the peer; state is TCP_LISTEN.
+ * - A dual-stack IPv6 socket talking IPv4 stores ::ffff:a.b.c.d; the reader
+ *   turns that back into AF_INET so that an event compares equal to the
+ *   IPv4 packet that was captured.
  *
- * Costs measured on a 2-CPU machine: mkdir of an instance ~1 ms (it
- * allocates the default buffer, ~1.4 MB per CPU), enabling and opening
- * ~1 ms, rmdir 20-65 ms (the runner does it after a scenario reported).
+ * Why BPF and not the alternatives (README, design notes): a tracefs
+ * instance costs ~10 ms to make and 12-65 ms to remove and outlives a
+ * killed process; a perf event's own sample ring, on kernel 6.18, lost
+ * samples taken in softirq on an idle CPU.
  */
 #include "internal.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/bpf.h>
 #include <linux/magic.h>
-#include <arpa/inet.h>
-#include <signal.h>
+#include <linux/perf_event.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-#define INSTANCE_PREFIX "rstlab-"
 #define EVENT_DIR "events/tcp/tcp_send_reset"
-/* trace_pipe lines for this event are ~200 bytes; anything longer is not
- * one of ours and is dropped whole. */
-#define LINE_MAX_LEN 1024
+/* The ring: 256 KiB holds ~2500 events (a record is 104 bytes with its
+ * header); a scenario that sends more between two reads loses events, and
+ * they are counted. */
+#define RING_SIZE (256 * 1024)
+#define MAX_REASONS 64
+
+struct layout {
+	unsigned rec_end;               /* bytes of the record that are copied */
+	unsigned state, reason, saddr, daddr;   /* field offsets */
+	unsigned addr_size;             /* sizeof saddr (28: a sockaddr_in6) */
+	char reasons[MAX_REASONS][40];  /* enum value -> name ("" unknown) */
+};
 
 struct rsl_trace {
-	int fd;                         /* the instance's trace_pipe, O_NONBLOCK */
-	bool owned;                     /* created by rsl_trace_open: close removes it */
-	bool mono;                      /* the instance stamps on CLOCK_MONOTONIC */
-	uint64_t lost;                  /* events the kernel said it lost */
-	char dir[PATH_MAX];             /* the instance directory */
-	char partial[LINE_MAX_LEN];     /* start of a line not yet ended by '\n' */
-	size_t plen;
-	bool overlong;                  /* skipping to the end of a too-long line */
+	int ring_fd, lost_fd, prog_fd, perf_fd;
+	void *cons;                     /* the consumer page (read-write) */
+	const void *prod;               /* producer page + data, twice mapped */
+	size_t page;
+	struct layout lay;
 	struct rsl_rst_event *ev;       /* owned; grows by doubling */
 	size_t n, cap;
 	char err[RSL_ERRLEN];
@@ -87,34 +101,6 @@ static const char *tracefs_root(void)
 	return NULL;
 }
 
-static int instance_path(char *buf, size_t len, const char *root, long pid)
-{
-	int n = snprintf(buf, len, "%s/instances/" INSTANCE_PREFIX "%ld", root, pid);
-	return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
-/* Write text to dir/name. Returns 0, or -1 with errno from the failing call. */
-static int write_attr(const char *dir, const char *name, const char *text)
-{
-	char path[PATH_MAX + 64];
-	size_t len = strlen(text);
-
-	if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = write(fd, text, len);
-	int saved = errno;
-	close(fd);
-	if (n == (ssize_t)len)
-		return 0;
-	errno = n < 0 ? saved : EIO;
-	return -1;
-}
-
 int rsl_trace_check(char *why, size_t len)
 {
 	char path[PATH_MAX];
@@ -127,18 +113,15 @@ int rsl_trace_check(char *why, size_t len)
 		         "nor /sys/kernel/debug/tracing)");
 		return RSL_EUNAVAIL;
 	}
-	snprintf(path, sizeof path, "%s/" EVENT_DIR, root);
-	if (access(path, F_OK) < 0) {
+	snprintf(path, sizeof path, "%s/" EVENT_DIR "/format", root);
+	if (access(path, R_OK) < 0) {
 		int e = errno;
-		snprintf(why, len, "this kernel has no tcp:tcp_send_reset tracepoint "
-		         "(%s: %s)", path, strerror(e));
-		return RSL_EUNAVAIL;
-	}
-	snprintf(path, sizeof path, "%s/instances", root);
-	if (access(path, W_OK) < 0) {
-		int e = errno;
-		snprintf(why, len, "cannot create tracing instances in %s: %s", path,
-		         strerror(e));
+		if (e == EACCES || e == EPERM)
+			snprintf(why, len, "reading RST reasons needs root (%s: %s)", path,
+			         strerror(e));
+		else
+			snprintf(why, len, "this kernel has no tcp:tcp_send_reset tracepoint "
+			         "(%s: %s)", path, strerror(e));
 		return RSL_EUNAVAIL;
 	}
 	if (len > 0)
@@ -146,69 +129,381 @@ int rsl_trace_check(char *why, size_t len)
 	return RSL_OK;
 }
 
-static int remove_dir(const char *dir);
-
-/* Create instances/<dir's name> with the tcp_send_reset event enabled;
- * a leftover of the same name (a dead process's) is replaced. */
-static int create_instance(const char *dir, char *err, size_t errlen)
+/* Read root/EVENT_DIR/name into buf (NUL-terminated); bytes read or -1. */
+static ssize_t read_event_file(const char *name, char *buf, size_t size)
 {
-	int e;
-
-	if (mkdir(dir, 0700) < 0) {
-		e = errno;
-		if (e != EEXIST) {
-			rsl_format_error(err, errlen, "mkdir %s: %s", dir, strerror(e));
-			return e == ENOENT || e == EACCES || e == EPERM || e == EROFS
-			       ? RSL_EUNAVAIL : RSL_ESYS;
-		}
-		/* Left by a dead process that had this name, or still open in
-		 * this one. rmdir tells them apart: the kernel refuses (EBUSY)
-		 * while a trace_pipe of the instance is open. */
-		if (rmdir(dir) < 0 || mkdir(dir, 0700) < 0) {
-			e = errno;
-			rsl_format_error(err, errlen, "replacing %s: %s%s", dir,
-			                 strerror(e), e == EBUSY
-			                 ? " (a trace is already open in this process)" : "");
-			return RSL_ESYS;
-		}
+	char path[PATH_MAX];
+	const char *root = tracefs_root();
+	if (root == NULL) {
+		errno = ENOENT;
+		return -1;
 	}
-	/* Events are paired with captured packets by time: the instance
-	 * stamps them on CLOCK_MONOTONIC ("mono"), which the reader turns
-	 * into CLOCK_REALTIME, the clock of packet timestamps. Switching the
-	 * clock resets the buffers (~30 ms): done once per instance, which
-	 * is why a runner keeps a pool of them. It keeps its default buffer
-	 * (shrinking it costs ~10 ms more). */
-	if (write_attr(dir, "trace_clock", "mono") < 0) {
-		e = errno;
-		rsl_format_error(err, errlen, "setting the trace clock of %s to mono: %s",
-		                 dir, strerror(e));
-		(void)rmdir(dir);
+	snprintf(path, sizeof path, "%s/" EVENT_DIR "/%s", root, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t got = 0;
+	while (got + 1 < size) {
+		ssize_t n = read(fd, buf + got, size - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	return (ssize_t)got;
+}
+
+/* The line "field:<type> <name>[<n>];\toffset:<o>;\tsize:<s>;..." of
+ * name: 0 and its offset and size, or -1. */
+static int field(const char *fmt, const char *name, unsigned *off, unsigned *size)
+{
+	size_t nl = strlen(name);
+	for (const char *p = fmt; (p = strstr(p, "field:")) != NULL; p += 6) {
+		const char *semi = strchr(p, ';');
+		if (semi == NULL)
+			return -1;
+		const char *e = semi;
+		if (e[-1] == ']')               /* an array: "saddr[28]" */
+			e = memchr(p, '[', (size_t)(semi - p));
+		if (e == NULL || (size_t)(e - p) <= nl + 6 || memcmp(e - nl, name, nl) != 0 ||
+		    isalnum((unsigned char)e[-(long)nl - 1]) || e[-(long)nl - 1] == '_')
+			continue;
+		const char *o = strstr(semi, "offset:"), *s = strstr(semi, "size:");
+		if (o == NULL || s == NULL)
+			return -1;
+		*off = (unsigned)strtoul(o + 7, NULL, 10);
+		*size = (unsigned)strtoul(s + 5, NULL, 10);
+		return 0;
+	}
+	return -1;
+}
+
+/* The reason names of the print format's "__print_symbolic(REC->reason,
+ * { 0, "NOT_SPECIFIED" }, { 1, "NO_SOCKET" }, ...)". */
+static void reason_names(const char *fmt, struct layout *lay)
+{
+	const char *p = strstr(fmt, "__print_symbolic(REC->reason");
+	if (p == NULL)
+		return;
+	const char *end = strchr(p, ')');
+	while ((p = strchr(p, '{')) != NULL && (end == NULL || p < end)) {
+		char *q;
+		unsigned long v = strtoul(p + 1, &q, 0);
+		const char *a = strchr(q, '"'), *b = a != NULL ? strchr(a + 1, '"') : NULL;
+		if (b == NULL)
+			return;
+		if (q != p + 1 && v < MAX_REASONS && (size_t)(b - a - 1) < sizeof lay->reasons[0]) {
+			memcpy(lay->reasons[v], a + 1, (size_t)(b - a - 1));
+			lay->reasons[v][b - a - 1] = '\0';
+		}
+		p = b;
+	}
+}
+
+static int read_layout(struct layout *lay, char *err, size_t errlen)
+{
+	static char fmt[16384];         /* the format file: ~3 KB on 6.18 */
+	unsigned sz, ssz, dsz, st_sz, r_sz;
+
+	memset(lay, 0, sizeof *lay);
+	if (read_event_file("format", fmt, sizeof fmt) < 0) {
+		rsl_format_error(err, errlen, "reading the format of tcp:tcp_send_reset: %s",
+		                 strerror(errno));
 		return RSL_EUNAVAIL;
 	}
-	if (write_attr(dir, EVENT_DIR "/enable", "1") < 0) {
+	if (field(fmt, "saddr", &lay->saddr, &ssz) < 0 ||
+	    field(fmt, "daddr", &lay->daddr, &dsz) < 0 || ssz != dsz ||
+	    ssz < sizeof(struct sockaddr_in6)) {
+		rsl_format_error(err, errlen, "tcp:tcp_send_reset has no saddr/daddr "
+		                 "sockaddr fields on this kernel");
+		return RSL_EUNAVAIL;
+	}
+	lay->addr_size = ssz;
+	/* state and reason are missing on older kernels (reason came in
+	 * 6.10): they read as "". */
+	if (field(fmt, "state", &lay->state, &st_sz) < 0 || st_sz != 4)
+		lay->state = 0;
+	if (field(fmt, "reason", &lay->reason, &r_sz) < 0 || r_sz != 4)
+		lay->reason = 0;
+	sz = lay->saddr > lay->daddr ? lay->saddr + ssz : lay->daddr + dsz;
+	if (lay->state + 4 > sz)
+		sz = lay->state + 4;
+	if (lay->reason + 4 > sz)
+		sz = lay->reason + 4;
+	lay->rec_end = (sz + 7) & ~7u;
+	if (lay->rec_end > 256) {
+		rsl_format_error(err, errlen, "tcp:tcp_send_reset's record is %u bytes, "
+		                 "more than rstlab copies", lay->rec_end);
+		return RSL_EUNAVAIL;
+	}
+	reason_names(fmt, lay);
+	return RSL_OK;
+}
+
+/* ---- the BPF program -------------------------------------------------- */
+
+static long sys_bpf(int cmd, union bpf_attr *attr)
+{
+	return syscall(SYS_bpf, cmd, attr, sizeof *attr);
+}
+
+#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), \
+	.src_reg = (s), .off = (o), .imm = (i) })
+
+/* Emit the program into p (room for 128 instructions): a stack buffer of
+ * rec_end bytes gets the monotonic time in its first 8 bytes (where the
+ * record's common fields were) and the record's bytes 8.. after them; it
+ * goes into the ring, and a failure (ring full) counts one lost event. */
+static size_t emit(struct bpf_insn *p, const struct layout *lay, int ring_fd, int lost_fd)
+{
+	size_t n = 0;
+	int B = (int)lay->rec_end;
+
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0);
+	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ktime_get_ns);
+	p[n++] = INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_0, (short)-B, 0);
+	for (int off = 8; off < B; off += 8) {
+		p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_1, BPF_REG_6, (short)off, 0);
+		p[n++] = INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_1, (short)(off - B), 0);
+	}
+	/* r0 = bpf_ringbuf_output(ring, r10 - B, B, 0) */
+	p[n++] = INSN(BPF_LD | BPF_IMM | BPF_DW, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, ring_fd);
+	p[n++] = INSN(0, 0, 0, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -B);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_3, 0, 0, B);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, 0);
+	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ringbuf_output);
+	/* if (r0 != 0) { lost[0] += 1 } (atomically) */
+	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 9, 0);
+	p[n++] = INSN(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, (short)(-B - 8), 0);
+	p[n++] = INSN(BPF_LD | BPF_IMM | BPF_DW, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, lost_fd);
+	p[n++] = INSN(0, 0, 0, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -B - 8);
+	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem);
+	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 2, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1);
+	p[n++] = INSN(BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_0, BPF_REG_1, 0, BPF_ADD);
+	/* return 0: no perf sample besides (nothing reads one) */
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0);
+	p[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	return n;
+}
+
+static int map_create(enum bpf_map_type type, unsigned key, unsigned value, unsigned entries)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof a);
+	a.map_type = type;
+	a.key_size = key;
+	a.value_size = value;
+	a.max_entries = entries;
+	a.map_flags = 0;
+	return (int)sys_bpf(BPF_MAP_CREATE, &a);
+}
+
+static int unavailable(int e)
+{
+	return e == EPERM || e == EACCES || e == ENOSYS || e == EINVAL || e == ENOENT ||
+	       e == EOPNOTSUPP ? RSL_EUNAVAIL : RSL_ESYS;
+}
+
+static int load(struct rsl_trace *t, char *err, size_t errlen)
+{
+	static char log[8192];
+	struct bpf_insn prog[128];
+	union bpf_attr a;
+	int e;
+
+	t->ring_fd = map_create(BPF_MAP_TYPE_RINGBUF, 0, 0, RING_SIZE);
+	if (t->ring_fd < 0) {
 		e = errno;
-		rsl_format_error(err, errlen, "enabling tcp:tcp_send_reset in %s: %s",
-		                 dir, strerror(e));
-		(void)rmdir(dir);
-		return e == ENOENT ? RSL_EUNAVAIL : RSL_ESYS;
+		rsl_format_error(err, errlen, "creating a BPF ring buffer: %s%s", strerror(e),
+		                 e == EPERM ? " (reading RST reasons needs root)" : "");
+		return unavailable(e);
+	}
+	t->lost_fd = map_create(BPF_MAP_TYPE_ARRAY, 4, 8, 1);
+	if (t->lost_fd < 0) {
+		e = errno;
+		rsl_format_error(err, errlen, "creating a BPF array: %s", strerror(e));
+		return unavailable(e);
+	}
+	size_t n = emit(prog, &t->lay, t->ring_fd, t->lost_fd);
+	memset(&a, 0, sizeof a);
+	a.prog_type = BPF_PROG_TYPE_TRACEPOINT;
+	a.insns = (uint64_t)(uintptr_t)prog;
+	a.insn_cnt = (uint32_t)n;
+	a.license = (uint64_t)(uintptr_t)"GPL";
+	a.log_buf = (uint64_t)(uintptr_t)log;
+	a.log_size = sizeof log;
+	a.log_level = 1;
+	log[0] = '\0';
+	memcpy(a.prog_name, "rstlab_rst", sizeof "rstlab_rst");
+	t->prog_fd = (int)sys_bpf(BPF_PROG_LOAD, &a);
+	if (t->prog_fd < 0) {
+		e = errno;
+		/* the verifier's last line says why */
+		size_t ll = strlen(log);
+		while (ll > 0 && log[ll - 1] == '\n')
+			log[--ll] = '\0';
+		const char *last = strrchr(log, '\n');
+		rsl_format_error(err, errlen, "loading the BPF program: %s%s%s", strerror(e),
+		                 ll > 0 ? ": " : "", last != NULL ? last + 1 : log);
+		return unavailable(e);
+	}
+
+	char idbuf[32];
+	if (read_event_file("id", idbuf, sizeof idbuf) <= 0) {
+		e = errno;
+		rsl_format_error(err, errlen, "reading the id of tcp:tcp_send_reset: %s",
+		                 strerror(e));
+		return RSL_EUNAVAIL;
+	}
+	struct perf_event_attr pa;
+	memset(&pa, 0, sizeof pa);
+	pa.type = PERF_TYPE_TRACEPOINT;
+	pa.size = sizeof pa;
+	pa.config = strtoull(idbuf, NULL, 10);
+	pa.sample_period = 1;
+	/* The program runs on every CPU whichever CPU the event is opened
+	 * on: it hangs on the tracepoint itself, not on this event. */
+	t->perf_fd = (int)syscall(SYS_perf_event_open, &pa, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	if (t->perf_fd < 0) {
+		e = errno;
+		rsl_format_error(err, errlen, "perf_event_open on tcp:tcp_send_reset: %s",
+		                 strerror(e));
+		return unavailable(e);
+	}
+	if (ioctl(t->perf_fd, PERF_EVENT_IOC_SET_BPF, t->prog_fd) < 0 ||
+	    ioctl(t->perf_fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
+		e = errno;
+		rsl_format_error(err, errlen, "attaching the BPF program: %s", strerror(e));
+		return unavailable(e);
 	}
 	return RSL_OK;
 }
 
-/* Whether dir's trace_clock is "mono" (the selected one is in brackets). */
-static bool clock_is_mono(const char *dir)
+static int map_ring(struct rsl_trace *t, char *err, size_t errlen)
 {
-	char path[PATH_MAX + 16], buf[256];
-	snprintf(path, sizeof path, "%s/trace_clock", dir);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	return strstr(buf, "[mono]") != NULL;
+	t->page = (size_t)sysconf(_SC_PAGESIZE);
+	t->cons = mmap(NULL, t->page, PROT_READ | PROT_WRITE, MAP_SHARED, t->ring_fd, 0);
+	if (t->cons == MAP_FAILED) {
+		t->cons = NULL;
+		rsl_format_error(err, errlen, "mapping the ring's consumer page: %s",
+		                 strerror(errno));
+		return RSL_ESYS;
+	}
+	/* The data pages are mapped twice in a row, so a record that wraps
+	 * reads as one piece. */
+	void *p = mmap(NULL, t->page + 2 * (size_t)RING_SIZE, PROT_READ, MAP_SHARED,
+	               t->ring_fd, (off_t)t->page);
+	if (p == MAP_FAILED) {
+		rsl_format_error(err, errlen, "mapping the ring: %s", strerror(errno));
+		return RSL_ESYS;
+	}
+	t->prod = p;
+	return RSL_OK;
+}
+
+static void release(struct rsl_trace *t)
+{
+	if (t->prod != NULL)
+		munmap((void *)t->prod, t->page + 2 * (size_t)RING_SIZE);
+	if (t->cons != NULL)
+		munmap(t->cons, t->page);
+	/* The perf event first: the program stops running before its maps go. */
+	int fds[] = { t->perf_fd, t->prog_fd, t->lost_fd, t->ring_fd };
+	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(t->ev);
+	free(t);
+}
+
+int rsl_trace_open(struct rsl_trace **out, char *err, size_t errlen)
+{
+	char noerr[1];
+
+	if (err == NULL || errlen == 0) {
+		err = noerr;
+		errlen = sizeof noerr;
+	}
+	if (out == NULL) {
+		rsl_format_error(err, errlen, "out must not be NULL");
+		return RSL_EINVAL;
+	}
+	*out = NULL;
+	if (rsl_trace_check(err, errlen) != RSL_OK)
+		return RSL_EUNAVAIL;
+	struct rsl_trace *t = calloc(1, sizeof *t);
+	if (t == NULL) {
+		rsl_format_error(err, errlen, "out of memory");
+		return RSL_ESYS;
+	}
+	t->ring_fd = t->lost_fd = t->prog_fd = t->perf_fd = -1;
+	int rc = read_layout(&t->lay, err, errlen);
+	if (rc == RSL_OK)
+		rc = load(t, err, errlen);
+	if (rc == RSL_OK)
+		rc = map_ring(t, err, errlen);
+	if (rc != RSL_OK) {
+		release(t);
+		return rc;
+	}
+	*out = t;
+	return RSL_OK;
+}
+
+int rsl_trace_fd(const struct rsl_trace *t)
+{
+	return t != NULL ? t->ring_fd : -1;
+}
+
+size_t rsl_trace_count(const struct rsl_trace *t)
+{
+	return t != NULL ? t->n : 0;
+}
+
+const struct rsl_rst_event *rsl_trace_event(const struct rsl_trace *t, size_t i)
+{
+	return t != NULL && i < t->n ? &t->ev[i] : NULL;
+}
+
+uint64_t rsl_trace_lost(const struct rsl_trace *t)
+{
+	if (t == NULL || t->lost_fd < 0)
+		return 0;
+	uint32_t key = 0;
+	uint64_t value = 0;
+	union bpf_attr a;
+	memset(&a, 0, sizeof a);
+	a.map_fd = (uint32_t)t->lost_fd;
+	a.key = (uint64_t)(uintptr_t)&key;
+	a.value = (uint64_t)(uintptr_t)&value;
+	return sys_bpf(BPF_MAP_LOOKUP_ELEM, &a) == 0 ? value : 0;
+}
+
+const char *rsl_trace_error(const struct rsl_trace *t)
+{
+	return t != NULL ? t->err : "no trace";
+}
+
+static int push_event(struct rsl_trace *t, const struct rsl_rst_event *ev)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		struct rsl_rst_event *v = realloc(t->ev, cap * sizeof *v);
+		if (v == NULL)
+			return -1;
+		t->ev = v;
+		t->cap = cap;
+	}
+	t->ev[t->n++] = *ev;
+	return 0;
 }
 
 static double ts_seconds(const struct timespec *ts)
@@ -236,368 +531,6 @@ static double realtime_offset(void)
 	return best;
 }
 
-/* Open dir's trace_pipe into a new reader; owned: close removes dir. */
-static int open_reader(const char *dir, bool owned, struct rsl_trace **out,
-                       char *err, size_t errlen)
-{
-	char pipe[PATH_MAX + 16];
-	struct rsl_trace *t = calloc(1, sizeof *t);
-	if (t == NULL) {
-		rsl_format_error(err, errlen, "out of memory");
-		return RSL_ESYS;
-	}
-	snprintf(t->dir, sizeof t->dir, "%s", dir);
-	t->owned = owned;
-	t->mono = clock_is_mono(dir);
-	snprintf(pipe, sizeof pipe, "%s/trace_pipe", dir);
-	t->fd = open(pipe, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (t->fd < 0) {
-		int e = errno;
-		rsl_format_error(err, errlen, "open %s: %s", pipe, strerror(e));
-		free(t);
-		return e == ENOENT ? RSL_EUNAVAIL : RSL_ESYS;
-	}
-	*out = t;
-	return RSL_OK;
-}
-
-static int named_path(char *buf, size_t len, const char *root, const char *name)
-{
-	int n = snprintf(buf, len, "%s/instances/%s", root, name);
-	return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
-int rsl_trace_open(struct rsl_trace **out, char *err, size_t errlen)
-{
-	char noerr[1];
-	char dir[PATH_MAX];
-
-	if (err == NULL || errlen == 0) {
-		err = noerr;
-		errlen = sizeof noerr;
-	}
-	if (out == NULL) {
-		rsl_format_error(err, errlen, "out must not be NULL");
-		return RSL_EINVAL;
-	}
-	*out = NULL;
-	const char *root = tracefs_root();
-	if (root == NULL) {
-		rsl_format_error(err, errlen, "tracefs is not mounted");
-		return RSL_EUNAVAIL;
-	}
-	if (instance_path(dir, sizeof dir, root, (long)getpid()) < 0) {
-		rsl_format_error(err, errlen, "tracefs path too long");
-		return RSL_ESYS;
-	}
-	int rc = create_instance(dir, err, errlen);
-	if (rc != RSL_OK)
-		return rc;
-	rc = open_reader(dir, true, out, err, errlen);
-	if (rc != RSL_OK)
-		(void)rmdir(dir);
-	return rc;
-}
-
-/* The directory of instance name, or an error. */
-static int named_dir(const char *name, char *dir, size_t len,
-                     char *err, size_t errlen)
-{
-	const char *root = tracefs_root();
-	if (root == NULL) {
-		rsl_format_error(err, errlen, "tracefs is not mounted");
-		return RSL_EUNAVAIL;
-	}
-	if (strchr(name, '/') != NULL || named_path(dir, len, root, name) < 0) {
-		rsl_format_error(err, errlen, "bad instance name '%s'", name);
-		return RSL_EINVAL;
-	}
-	return RSL_OK;
-}
-
-int rsl_trace_create(const char *name, char *err, size_t errlen)
-{
-	char dir[PATH_MAX];
-	int rc = named_dir(name, dir, sizeof dir, err, errlen);
-	return rc != RSL_OK ? rc : create_instance(dir, err, errlen);
-}
-
-int rsl_trace_attach(const char *name, struct rsl_trace **out, char *err, size_t errlen)
-{
-	char dir[PATH_MAX];
-	*out = NULL;
-	int rc = named_dir(name, dir, sizeof dir, err, errlen);
-	if (rc != RSL_OK)
-		return rc;
-	rc = open_reader(dir, false, out, err, errlen);
-	if (rc != RSL_OK)
-		return rc;
-	/* What an earlier user of the instance left is not ours. */
-	char buf[4096];
-	while (read((*out)->fd, buf, sizeof buf) > 0)
-		;
-	return RSL_OK;
-}
-
-void rsl_trace_destroy(const char *name)
-{
-	char dir[PATH_MAX], err[RSL_ERRLEN];
-	if (named_dir(name, dir, sizeof dir, err, sizeof err) != RSL_OK)
-		return;
-	(void)write_attr(dir, EVENT_DIR "/enable", "0");
-	(void)remove_dir(dir);
-}
-
-int rsl_trace_fd(const struct rsl_trace *t)
-{
-	return t != NULL ? t->fd : -1;
-}
-
-size_t rsl_trace_count(const struct rsl_trace *t)
-{
-	return t != NULL ? t->n : 0;
-}
-
-const struct rsl_rst_event *rsl_trace_event(const struct rsl_trace *t, size_t i)
-{
-	return t != NULL && i < t->n ? &t->ev[i] : NULL;
-}
-
-uint64_t rsl_trace_lost(const struct rsl_trace *t)
-{
-	return t != NULL ? t->lost : 0;
-}
-
-const char *rsl_trace_error(const struct rsl_trace *t)
-{
-	return t != NULL ? t->err : "no trace";
-}
-
-static int push_event(struct rsl_trace *t, const struct rsl_rst_event *ev)
-{
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 16;
-		struct rsl_rst_event *v = realloc(t->ev, cap * sizeof *v);
-		if (v == NULL)
-			return -1;
-		t->ev = v;
-		t->cap = cap;
-	}
-	t->ev[t->n++] = *ev;
-	return 0;
-}
-
-/* Split what was read into lines, carrying an unfinished one over to the
- * next read. Lines that are not tcp_send_reset events (the kernel's
- * "CPU:n [LOST m EVENTS]" notes) are skipped. */
-static int feed(struct rsl_trace *t, const char *data, size_t len)
-{
-	while (len > 0) {
-		const char *nl = memchr(data, '\n', len);
-		size_t seg = nl != NULL ? (size_t)(nl - data) : len;
-
-		if (!t->overlong && t->plen + seg < sizeof t->partial) {
-			memcpy(t->partial + t->plen, data, seg);
-			t->plen += seg;
-		} else {
-			t->overlong = true;
-		}
-		if (nl == NULL)
-			break;
-		if (!t->overlong) {
-			struct rsl_rst_event ev;
-			t->partial[t->plen] = '\0';
-			/* "CPU:1 [LOST 12 EVENTS]": the ring was full */
-			const char *lost = strstr(t->partial, "[LOST ");
-			if (lost != NULL)
-				t->lost += strtoull(lost + 6, NULL, 10);
-			if (rsl_trace_parse_line(t->partial, &ev) == RSL_OK &&
-			    push_event(t, &ev) < 0) {
-				rsl_set_error(t->err, "out of memory");
-				t->plen = 0;
-				return RSL_ESYS;
-			}
-		}
-		t->plen = 0;
-		t->overlong = false;
-		data += seg + 1;
-		len -= seg + 1;
-	}
-	return RSL_OK;
-}
-
-static int drain_pipe(struct rsl_trace *t, char *buf, size_t size);
-
-int rsl_trace_drain(struct rsl_trace *t)
-{
-	char buf[8192];
-
-	if (t == NULL || t->fd < 0)
-		return RSL_ECLOSED;
-	size_t first = t->n;
-	int rc = drain_pipe(t, buf, sizeof buf);
-	/* Monotonic stamps become realtime with the offset of now: only a
-	 * step of the realtime clock between an event and now moves them. An
-	 * instance on another clock cannot be compared with packets: -1. */
-	double offset = t->mono ? realtime_offset() : 0;
-	for (size_t i = first; i < t->n; i++)
-		t->ev[i].ts = t->mono ? t->ev[i].ts + offset : -1;
-	return rc;
-}
-
-static int drain_pipe(struct rsl_trace *t, char *buf, size_t size)
-{
-	for (;;) {
-		ssize_t n = read(t->fd, buf, size);
-		if (n < 0) {
-			int e = errno;
-			if (e == EINTR)
-				continue;
-			if (e == EAGAIN || e == EWOULDBLOCK)
-				return RSL_OK;
-			rsl_set_error(t->err, "reading trace_pipe: %s", strerror(e));
-			return RSL_ESYS;
-		}
-		if (n == 0)
-			return RSL_OK;
-		int rc = feed(t, buf, (size_t)n);
-		if (rc != RSL_OK)
-			return rc;
-	}
-}
-
-/* rmdir an instance. The kernel refuses (EBUSY) while one of its files is
- * open; the caller has closed ours, but a reader elsewhere (someone's cat)
- * may let go a moment later, so retry for a short while on EBUSY only. */
-static int remove_dir(const char *dir)
-{
-	for (int i = 0;; i++) {
-		if (rmdir(dir) == 0 || errno == ENOENT)
-			return 0;
-		if (errno != EBUSY || i == 20)
-			return -1;
-		nanosleep(&(struct timespec){ .tv_nsec = 5 * 1000 * 1000 }, NULL);
-	}
-}
-
-void rsl_trace_close(struct rsl_trace *t)
-{
-	if (t == NULL)
-		return;
-	if (t->fd >= 0) {
-		if (t->owned)
-			(void)write_attr(t->dir, EVENT_DIR "/enable", "0");
-		close(t->fd);
-		t->fd = -1;
-		if (t->owned)
-			(void)remove_dir(t->dir);
-	}
-	free(t->ev);
-	free(t);
-}
-
-void rsl_trace_remove_instance(int pid)
-{
-	char dir[PATH_MAX];
-	const char *root = tracefs_root();
-
-	if (root == NULL || pid <= 0 || instance_path(dir, sizeof dir, root, pid) < 0)
-		return;
-	(void)remove_dir(dir);
-}
-
-void rsl_trace_sweep_stale(void)
-{
-	char dir[PATH_MAX];
-	const char *root = tracefs_root();
-
-	if (root == NULL)
-		return;
-	snprintf(dir, sizeof dir, "%s/instances", root);
-	DIR *d = opendir(dir);
-	if (d == NULL)
-		return;
-	for (struct dirent *de; (de = readdir(d)) != NULL;) {
-		const char *s = de->d_name;
-		char *end;
-		if (strncmp(s, INSTANCE_PREFIX, strlen(INSTANCE_PREFIX)) != 0)
-			continue;
-		s += strlen(INSTANCE_PREFIX);
-		if (!isdigit((unsigned char)*s))
-			continue;
-		errno = 0;
-		long pid = strtol(s, &end, 10);
-		/* "rstlab-<pid>" (a process's own) or "rstlab-<pid>-<k>" (a
-		 * runner's pool) */
-		if (*end == '-' && isdigit((unsigned char)end[1])) {
-			char *k = end + 1;
-			while (isdigit((unsigned char)*k))
-				k++;
-			if (*k != '\0')
-				continue;
-		} else if (*end != '\0') {
-			continue;
-		}
-		if (errno != 0 || pid <= 0 || pid > INT_MAX)
-			continue;
-		/* Only instances whose owner is gone. Should the pid be
-		 * another pid namespace's, rmdir still fails with EBUSY while
-		 * its live owner holds the trace_pipe open. */
-		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-			continue;
-		if (named_path(dir, sizeof dir, root, de->d_name) == 0)
-			(void)rmdir(dir);
-	}
-	closedir(d);
-}
-
-/* ---- parsing ---------------------------------------------------------- */
-
-/* "a.b.c.d:port" or "[v6]:port" (the tracepoint's %pISpc), len bytes. */
-static int parse_endpoint(const char *s, size_t len, int *family, uint8_t ip[16],
-                          uint16_t *port)
-{
-	char host[INET6_ADDRSTRLEN];
-	const char *hs, *he, *ps;
-
-	if (len > 0 && s[0] == '[') {
-		hs = s + 1;
-		he = memchr(hs, ']', len - 1);
-		if (he == NULL || he + 1 >= s + len || he[1] != ':')
-			return -1;
-		ps = he + 2;
-		*family = AF_INET6;
-	} else {
-		he = NULL;
-		for (const char *p = s; p < s + len; p++)
-			if (*p == ':')
-				he = p;
-		if (he == NULL)
-			return -1;
-		hs = s;
-		ps = he + 1;
-		*family = AF_INET;
-	}
-	size_t hlen = (size_t)(he - hs), plen = (size_t)(s + len - ps);
-	if (hlen == 0 || hlen >= sizeof host || plen == 0 || plen > 5)
-		return -1;
-	memcpy(host, hs, hlen);
-	host[hlen] = '\0';
-	memset(ip, 0, 16);
-	if (inet_pton(*family, host, ip) != 1)
-		return -1;
-	unsigned long v = 0;
-	for (size_t i = 0; i < plen; i++) {
-		if (!isdigit((unsigned char)ps[i]))
-			return -1;
-		v = v * 10 + (unsigned long)(ps[i] - '0');
-	}
-	if (v > 65535)
-		return -1;
-	*port = (uint16_t)v;
-	return 0;
-}
-
 static bool v4mapped(const uint8_t ip[16])
 {
 	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
@@ -616,82 +549,118 @@ static void unmap(uint8_t ip[16])
 	memset(ip + 4, 0, 12);
 }
 
-static int copy_word(char *dst, size_t size, const char *s, size_t len)
+/* A sockaddr_in or sockaddr_in6 as the tracepoint stores it; -1 for any
+ * other family. */
+static int endpoint(const uint8_t *sa, int *family, uint8_t ip[16], uint16_t *port)
 {
-	if (len == 0 || len >= size)
+	uint16_t fam;
+	memcpy(&fam, sa, sizeof fam);
+	*port = (uint16_t)(sa[2] << 8 | sa[3]);
+	memset(ip, 0, 16);
+	if (fam == AF_INET) {
+		memcpy(ip, sa + offsetof(struct sockaddr_in, sin_addr), 4);
+	} else if (fam == AF_INET6) {
+		memcpy(ip, sa + offsetof(struct sockaddr_in6, sin6_addr), 16);
+	} else {
 		return -1;
-	memcpy(dst, s, len);
-	dst[len] = '\0';
+	}
+	*family = fam;
 	return 0;
 }
 
-int rsl_trace_parse_line(const char *line, struct rsl_rst_event *out)
+static const char *const STATES[] = {
+	/* include/net/tcp_states.h; 0 is no socket */
+	"UNKNOWN", "TCP_ESTABLISHED", "TCP_SYN_SENT", "TCP_SYN_RECV", "TCP_FIN_WAIT1",
+	"TCP_FIN_WAIT2", "TCP_TIME_WAIT", "TCP_CLOSE", "TCP_CLOSE_WAIT", "TCP_LAST_ACK",
+	"TCP_LISTEN", "TCP_CLOSING", "TCP_NEW_SYN_RECV", "TCP_BOUND_INACTIVE",
+};
+
+/* One record of the ring (8 bytes of time, then the event's bytes 8..)
+ * into ev; -1 when it is not one. */
+static int decode(const struct layout *lay, const uint8_t *rec, size_t len,
+                  struct rsl_rst_event *ev)
 {
-	static const char tag[] = ": tcp_send_reset: ";
-	struct rsl_rst_event ev;
-	bool have_src = false, have_dst = false;
-	int dfamily = 0;
+	uint64_t ns;
+	int dfamily;
 
-	if (line == NULL || out == NULL)
-		return RSL_EMALFORMED;
-	memset(&ev, 0, sizeof ev);
-
-	/* The task name before the timestamp may hold any characters, even
-	 * spaces and colons, so find the event name and read the timestamp
-	 * backwards from it. */
-	const char *tagp = strstr(line, tag);
-	if (tagp == NULL)
-		return RSL_EMALFORMED;
-	const char *ts = tagp;
-	while (ts > line && (isdigit((unsigned char)ts[-1]) || ts[-1] == '.'))
-		ts--;
-	if (ts == tagp || (ts > line && ts[-1] != ' '))
-		return RSL_EMALFORMED;
-	char *end;
-	ev.ts = strtod(ts, &end);
-	if (end != tagp)
-		return RSL_EMALFORMED;
-
-	/* key=value words; keys other than these four (skbaddr, skaddr, and
-	 * whatever a later kernel adds) are not needed. */
-	for (const char *p = tagp + strlen(tag); *p != '\0';) {
-		while (*p != '\0' && isspace((unsigned char)*p))
-			p++;
-		const char *w = p;
-		while (*p != '\0' && !isspace((unsigned char)*p))
-			p++;
-		const char *eq = memchr(w, '=', (size_t)(p - w));
-		if (eq == NULL)
-			continue;
-		size_t klen = (size_t)(eq - w), vlen = (size_t)(p - eq - 1);
-		const char *v = eq + 1;
-		int r = 0;
-		if (klen == 3 && memcmp(w, "src", 3) == 0) {
-			r = parse_endpoint(v, vlen, &ev.family, ev.src, &ev.sport);
-			have_src = r == 0;
-		} else if (klen == 4 && memcmp(w, "dest", 4) == 0) {
-			r = parse_endpoint(v, vlen, &dfamily, ev.dst, &ev.dport);
-			have_dst = r == 0;
-		} else if (klen == 5 && memcmp(w, "state", 5) == 0) {
-			r = copy_word(ev.state, sizeof ev.state, v, vlen);
-		} else if (klen == 6 && memcmp(w, "reason", 6) == 0) {
-			r = copy_word(ev.reason, sizeof ev.reason, v, vlen);
-		}
-		if (r < 0)
-			return RSL_EMALFORMED;
+	if (len < lay->rec_end)
+		return -1;
+	memset(ev, 0, sizeof *ev);
+	memcpy(&ns, rec, sizeof ns);
+	ev->ts = (double)ns * 1e-9;
+	if (endpoint(rec + lay->saddr, &ev->family, ev->src, &ev->sport) < 0 ||
+	    endpoint(rec + lay->daddr, &dfamily, ev->dst, &ev->dport) < 0 ||
+	    dfamily != ev->family)
+		return -1;
+	if (lay->state != 0) {
+		int32_t st;
+		memcpy(&st, rec + lay->state, sizeof st);
+		if (st >= 0 && (size_t)st < sizeof STATES / sizeof STATES[0])
+			snprintf(ev->state, sizeof ev->state, "%s", STATES[st]);
+		else
+			snprintf(ev->state, sizeof ev->state, "%d", (int)st);
 	}
-	/* state and reason stay "" on kernels that print neither (reason came
-	 * in 6.10); the addresses are what makes an event usable at all. */
-	if (!have_src || !have_dst || ev.family != dfamily)
-		return RSL_EMALFORMED;
-	if (ev.family == AF_INET6) {
-		bool sm = v4mapped(ev.src), dm = v4mapped(ev.dst);
-		if ((sm || dm) && (sm || unspecified(ev.src)) && (dm || unspecified(ev.dst))) {
-			unmap(ev.src);
-			unmap(ev.dst);
-			ev.family = AF_INET;
+	if (lay->reason != 0) {
+		uint32_t r;
+		memcpy(&r, rec + lay->reason, sizeof r);
+		if (r < MAX_REASONS && lay->reasons[r][0] != '\0')
+			snprintf(ev->reason, sizeof ev->reason, "%s", lay->reasons[r]);
+		else
+			snprintf(ev->reason, sizeof ev->reason, "%u", (unsigned)r);
+	}
+	if (ev->family == AF_INET6) {
+		bool sm = v4mapped(ev->src), dm = v4mapped(ev->dst);
+		if ((sm || dm) && (sm || unspecified(ev->src)) && (dm || unspecified(ev->dst))) {
+			unmap(ev->src);
+			unmap(ev->dst);
+			ev->family = AF_INET;
 		}
 	}
-	*out = ev;
-	return RSL_OK;
+	return 0;
+}
+
+int rsl_trace_drain(struct rsl_trace *t)
+{
+	if (t == NULL || t->cons == NULL)
+		return RSL_ECLOSED;
+	_Atomic uint64_t *consumer = (_Atomic uint64_t *)t->cons;
+	_Atomic uint64_t *producer = (_Atomic uint64_t *)t->prod;
+	const uint8_t *data = (const uint8_t *)t->prod + t->page;
+	size_t first = t->n;
+	int rc = RSL_OK;
+
+	uint64_t cons = atomic_load_explicit(consumer, memory_order_relaxed);
+	for (;;) {
+		uint64_t prod = atomic_load_explicit(producer, memory_order_acquire);
+		if (cons >= prod)
+			break;
+		const uint8_t *hdr = data + (cons & (RING_SIZE - 1));
+		uint32_t len = atomic_load_explicit((_Atomic uint32_t *)hdr, memory_order_acquire);
+		if (len & BPF_RINGBUF_BUSY_BIT)
+			break;          /* still being written: the next drain */
+		uint32_t size = len & ~(uint32_t)(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+		struct rsl_rst_event ev;
+		if (!(len & BPF_RINGBUF_DISCARD_BIT) &&
+		    decode(&t->lay, hdr + BPF_RINGBUF_HDR_SZ, size, &ev) == 0 &&
+		    push_event(t, &ev) < 0) {
+			rsl_set_error(t->err, "out of memory");
+			rc = RSL_ESYS;
+		}
+		cons += (size + BPF_RINGBUF_HDR_SZ + 7) & ~(uint64_t)7;
+		atomic_store_explicit(consumer, cons, memory_order_release);
+		if (rc != RSL_OK)
+			break;
+	}
+	/* Monotonic stamps become realtime with the offset of now: only a
+	 * step of the realtime clock between an event and now moves them. */
+	double offset = realtime_offset();
+	for (size_t i = first; i < t->n; i++)
+		t->ev[i].ts += offset;
+	return rc;
+}
+
+void rsl_trace_close(struct rsl_trace *t)
+{
+	if (t != NULL)
+		release(t);
 }

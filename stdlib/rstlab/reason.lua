@@ -1,16 +1,11 @@
 --- rstlab.reason: why the kernel sent each RST.
 ---
 --- The reason comes from the tcp:tcp_send_reset tracepoint (core/trace.c),
---- read in a tracing instance: one per runner job slot, made by the first
---- scenario of that slot that captures, removed by the runner when the run
---- ends. Every event carries the time the kernel decided to send the RST,
---- on the clock of packet timestamps (the instance's clock is "mono",
---- turned into realtime when read), and the RST's addresses.
----
---- (Perf events would need no instance at all, but this kernel's perf
---- silently drops some tracepoint samples taken in softirq on an idle CPU
---- — a keepalive RST, one run in a few — while the tracefs ring keeps
---- them: the reader must not miss a RST, so it reads tracefs.)
+--- read by a BPF program of the scenario process's own, from the moment
+--- its first capture opens; it dies with the process. Every event carries
+--- the time the kernel decided to send the RST, on the clock of packet
+--- timestamps (monotonic in the kernel, turned into realtime when read),
+--- and the RST's addresses.
 ---
 --- A reason is paired with a captured RST only when the event provably
 --- belongs to that packet:
@@ -34,9 +29,8 @@
 --- announced (a firewall's reject, a middlebox) is "none". Anything else is
 --- said as "unchecked: why", never as passed.
 ---
---- Runner side:   reason.pool(jobs), reason.pool_close(pool),
----                reason.after_kill(pid), reason.child_done()
---- Scenario side: reason.new(instance) -> a Reasons object per scenario.
+--- Runner side:   reason.prepare(), reason.child_done()
+--- Scenario side: reason.new() -> a Reasons object per scenario.
 
 local core = require "rstlab.core"
 local tcpflags = require "rstlab.tcpflags"
@@ -52,28 +46,15 @@ M.WINDOW = 0.1
 M.NONE_WINDOW = 2
 
 -- ---------------------------------------------------------------------
--- the runner's pool of tracing instances
+-- the runner's side
 
---- pool(jobs) -> { [slot] = instance name }: one name per job slot, empty
---- when the tracepoint cannot be read here (then every reason is
---- unchecked). The instances themselves are made by the scenarios.
-function M.pool(jobs)
-  local pool = {}
-  if core.prepare_tracing() then
-    for k = 1, jobs do pool[k] = "rstlab-" .. core.pid() .. "-" .. k end
-  end
-  return pool
-end
-
---- pool_close(pool): remove the pool's instances (those that were made).
-function M.pool_close(pool)
-  for _, name in pairs(pool or {}) do core.trace_destroy(name) end
-end
-
---- after_kill(pid): remove the instance of its own that a scenario process
---- killed before it could do so left behind.
-function M.after_kill(pid)
-  core.trace_remove(pid ~= 0 and pid or 0)
+--- prepare() -> true | false, why: once in a runner, before it forks
+--- scenarios: tracefs mounted in a mount namespace of the runner's own
+--- when it is not (the tracepoint's id and format are read there). Each
+--- scenario process then reads the events with a BPF program of its own
+--- (core/trace.c), which dies with it.
+function M.prepare()
+  return core.prepare_tracing()
 end
 
 --- child_done(): a scenario process lets go of its reader before it exits.
@@ -87,12 +68,10 @@ end
 local Reasons = {}
 Reasons.__index = Reasons
 
---- new(instance) -> Reasons: the events of one scenario, read from the
---- moment a capture opens (r:open()), on the runner's slot instance
---- `instance` (or an instance of this process's own when nil).
-function M.new(instance)
-  return setmetatable({ instance = instance, state = nil, why = nil, events = {}, faults = {} },
-    Reasons)
+--- new() -> Reasons: the events of one scenario, read from the moment a
+--- capture opens (r:open()).
+function M.new()
+  return setmetatable({ state = nil, why = nil, events = {}, faults = {} }, Reasons)
 end
 
 --- r:fault(what, hits) -> fault: from now on, a fault that may drop RSTs
@@ -121,7 +100,7 @@ end
 --- live, so every RST it sees comes after reading started).
 function Reasons:open()
   if self.state == nil then
-    local ok, why = core.trace_open(self.instance)
+    local ok, why = core.trace_open()
     self.state = ok and true or false
     self.why = why
   end

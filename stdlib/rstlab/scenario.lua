@@ -266,7 +266,7 @@ function M.run(decl, opts)
     objects = {}, actors = {}, hosts = {}, links = {}, injected = {},
     captures = {}, unchecked = {}, logs = {}, started = core.now(), name = decl.name,
     t0 = core.wallclock(), marks = {},
-    reasons = reason.new(opts.trace_instance), scale = scale,
+    reasons = reason.new(), scale = scale,
   }, T)
   t.host = host.new(t, core.host_self("host"), "host")
   t.hosts[1] = t.host

@@ -1,14 +1,13 @@
 /*
- * Tests of core/trace.c: the parser on lines as the kernel prints them, and
- * the tcp:tcp_send_reset tracepoint on the running kernel, with real RSTs
- * made on 127.0.0.1 and ::1 in a network namespace of the test's own.
+ * Tests of core/trace.c: the tcp:tcp_send_reset tracepoint read through
+ * its BPF program on the running kernel, with real RSTs made on 127.0.0.1
+ * and ::1 in a network namespace of the test's own.
  *
  * The tracepoint is global, so other processes' RSTs may show up in our
- * instance: every check picks events by their addresses and ports (the
- * sandbox gives this process its own slice of ephemeral ports). Every
- * tracing instance made here is removed, also when a test fails: fixtures
- * close in teardown, which cmocka runs after a failure, and an exit handler
- * catches the rest.
+ * ring: every check picks events by their addresses and ports (the sandbox
+ * gives this process its own slice of ephemeral ports). What a trace holds
+ * is descriptors only; the lifetime test checks that the kernel frees its
+ * program when a process holding one is killed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +17,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -26,13 +24,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h" /* the runner's pool and sweep are internal */
+#include <linux/bpf.h>
+#include <dirent.h>
+#include <sys/syscall.h>
+
+#include "internal.h" /* rsl_sandbox_prepare_tracing */
 
 static const uint8_t LO4[16] = { 127, 0, 0, 1 };
 static const uint8_t LO6[16] = { [15] = 1 };
@@ -46,136 +46,6 @@ static double realtime(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* ---- parsing ---------------------------------------------------------- */
-
-static void test_trace_parse_ipv4(void **state)
-{
-	struct rsl_rst_event ev;
-	const char *line =
-		"          <idle>-0       [001] ..s2.  1234.567890: tcp_send_reset: "
-		"skbaddr=00000000a4b0060c skaddr=0000000000000000 src=127.0.0.1:5 "
-		"dest=127.0.0.1:6 state=UNKNOWN reason=NO_SOCKET";
-
-	assert_int_equal(rsl_trace_parse_line(line, &ev), RSL_OK);
-	assert_true(ev.ts > 1234.567889 && ev.ts < 1234.567891);
-	assert_int_equal(ev.family, AF_INET);
-	assert_memory_equal(ev.src, LO4, 16);
-	assert_memory_equal(ev.dst, LO4, 16);
-	assert_int_equal(ev.sport, 5);
-	assert_int_equal(ev.dport, 6);
-	assert_string_equal(ev.state, "UNKNOWN");
-	assert_string_equal(ev.reason, "NO_SOCKET");
-}
-
-static void test_trace_parse_ipv6_brackets(void **state)
-{
-	struct rsl_rst_event ev;
-	/* a task name with a space and a colon in it, a trailing newline */
-	const char *line =
-		"     my prog:2-3244    [000] .....   330.070562: tcp_send_reset: "
-		"skbaddr=0000000000000000 skaddr=000000003e5f59bc src=[::1]:40000 "
-		"dest=[2001:db8::7]:65535 state=TCP_CLOSE reason=TCP_ABORT_ON_CLOSE\n";
-	uint8_t db8[16];
-
-	assert_int_equal(rsl_trace_parse_line(line, &ev), RSL_OK);
-	assert_true(ev.ts > 330.070561 && ev.ts < 330.070563);
-	assert_int_equal(ev.family, AF_INET6);
-	assert_memory_equal(ev.src, LO6, 16);
-	assert_int_equal(inet_pton(AF_INET6, "2001:db8::7", db8), 1);
-	assert_memory_equal(ev.dst, db8, 16);
-	assert_int_equal(ev.sport, 40000);
-	assert_int_equal(ev.dport, 65535);
-	assert_string_equal(ev.state, "TCP_CLOSE");
-	assert_string_equal(ev.reason, "TCP_ABORT_ON_CLOSE");
-}
-
-/* A listener's RST prints the listener's own address and "0.0.0.0:0";
- * a dual-stack socket talking IPv4 prints v4-mapped addresses, which come
- * back as AF_INET. */
-static void test_trace_parse_listener_and_mapped(void **state)
-{
-	struct rsl_rst_event ev;
-
-	assert_int_equal(rsl_trace_parse_line(
-		" python3-3652 [001] .Ns1. 357.576651: tcp_send_reset: skbaddr=00000000de96a3de "
-		"skaddr=00000000562b67d8 src=127.0.0.1:7000 dest=0.0.0.0:0 state=TCP_LISTEN "
-		"reason=TCP_FLAGS", &ev), RSL_OK);
-	assert_int_equal(ev.family, AF_INET);
-	assert_int_equal(ev.sport, 7000);
-	assert_int_equal(ev.dport, 0);
-	assert_memory_equal(ev.dst, ZERO, 16);
-	assert_string_equal(ev.state, "TCP_LISTEN");
-
-	assert_int_equal(rsl_trace_parse_line(
-		" a-1 [001] ..... 357.878154: tcp_send_reset: skbaddr=0000000000000000 "
-		"skaddr=000000006781587c src=[::ffff:127.0.0.1]:7001 "
-		"dest=[::ffff:127.0.0.1]:59026 state=TCP_CLOSE reason=TCP_STATE", &ev), RSL_OK);
-	assert_int_equal(ev.family, AF_INET);
-	assert_memory_equal(ev.src, LO4, 16);
-	assert_memory_equal(ev.dst, LO4, 16);
-	assert_int_equal(ev.sport, 7001);
-	assert_int_equal(ev.dport, 59026);
-
-	assert_int_equal(rsl_trace_parse_line(
-		" a-1 [001] ..... 1.5: tcp_send_reset: src=[::ffff:127.0.0.1]:7001 "
-		"dest=[::]:0 state=TCP_LISTEN reason=TCP_FLAGS", &ev), RSL_OK);
-	assert_int_equal(ev.family, AF_INET);
-	assert_memory_equal(ev.src, LO4, 16);
-	assert_memory_equal(ev.dst, ZERO, 16);
-
-	/* a real IPv6 listener stays IPv6 */
-	assert_int_equal(rsl_trace_parse_line(
-		" a-1 [001] ..... 1.5: tcp_send_reset: src=[::1]:7001 dest=[::]:0 "
-		"state=TCP_LISTEN reason=TCP_FLAGS", &ev), RSL_OK);
-	assert_int_equal(ev.family, AF_INET6);
-	assert_memory_equal(ev.src, LO6, 16);
-
-	/* kernels before 6.10 print no reason: addresses still count */
-	assert_int_equal(rsl_trace_parse_line(
-		" a-1 [001] ..... 2.25: tcp_send_reset: skbaddr=0 skaddr=0 src=10.0.0.1:1 "
-		"dest=10.0.0.2:2 state=TCP_ESTABLISHED", &ev), RSL_OK);
-	assert_string_equal(ev.reason, "");
-	assert_string_equal(ev.state, "TCP_ESTABLISHED");
-}
-
-static void test_trace_parse_malformed(void **state)
-{
-	static const char *const bad[] = {
-		"",
-		"CPU:1 [LOST 12 EVENTS]",
-		/* another event */
-		" a-1 [001] ..... 1.5: tcp_receive_reset: src=127.0.0.1:1 dest=127.0.0.1:2",
-		/* no timestamp */
-		" a-1 [001] .....: tcp_send_reset: src=127.0.0.1:1 dest=127.0.0.1:2",
-		/* timestamp glued to the flags */
-		" a-1 [001] .....1.5: tcp_send_reset: src=127.0.0.1:1 dest=127.0.0.1:2",
-		/* missing dest, missing src */
-		" a-1 [001] ..... 1.5: tcp_send_reset: src=127.0.0.1:1 state=TCP_CLOSE",
-		" a-1 [001] ..... 1.5: tcp_send_reset: dest=127.0.0.1:1 state=TCP_CLOSE",
-		/* bad addresses and ports */
-		" a-1 [001] ..... 1.5: tcp_send_reset: src=127.0.0.1:70000 dest=127.0.0.1:2",
-		" a-1 [001] ..... 1.5: tcp_send_reset: src=127.0.0.1: dest=127.0.0.1:2",
-		" a-1 [001] ..... 1.5: tcp_send_reset: src=127.0.0.1 dest=127.0.0.1:2",
-		" a-1 [001] ..... 1.5: tcp_send_reset: src=127.0.0.256:1 dest=127.0.0.1:2",
-		" a-1 [001] ..... 1.5: tcp_send_reset: src=127.0.0.1:1x dest=127.0.0.1:2",
-		" a-1 [001] ..... 1.5: tcp_send_reset: src=[::1:1 dest=[::1]:2",
-		" a-1 [001] ..... 1.5: tcp_send_reset: src=[::1]1 dest=[::1]:2",
-		" a-1 [001] ..... 1.5: tcp_send_reset: src=[127.0.0.1]:1 dest=[::1]:2",
-		/* one IPv4, one IPv6 */
-		" a-1 [001] ..... 1.5: tcp_send_reset: src=127.0.0.1:1 dest=[::1]:2",
-		/* a state longer than any state */
-		" a-1 [001] ..... 1.5: tcp_send_reset: src=127.0.0.1:1 dest=127.0.0.1:2 "
-		"state=TCP_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA reason=NO_SOCKET",
-	};
-	struct rsl_rst_event ev;
-
-	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		if (rsl_trace_parse_line(bad[i], &ev) != RSL_EMALFORMED)
-			fail_msg("accepted: \"%s\"", bad[i]);
-	}
-	assert_int_equal(rsl_trace_parse_line(NULL, &ev), RSL_EMALFORMED);
 }
 
 /* ---- helpers for the live tests ------------------------------------- */
@@ -198,31 +68,6 @@ static int teardown_trace(void **state)
 	return 0;
 }
 
-static void at_exit(void)
-{
-	rsl_trace_close(g_trace);
-	g_trace = NULL;
-	rsl_trace_remove_instance((int)getpid());
-}
-
-static const char *tracefs(void)
-{
-	static const char *const roots[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
-	struct statfs sf;
-	for (size_t i = 0; i < 2; i++)
-		if (statfs(roots[i], &sf) == 0 && sf.f_type == TRACEFS_MAGIC)
-			return roots[i];
-	fail_msg("tracefs vanished");
-	return NULL;
-}
-
-static bool instance_exists(long pid)
-{
-	char path[256];
-	struct stat st;
-	snprintf(path, sizeof path, "%s/instances/rstlab-%ld", tracefs(), pid);
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 static void fill_addr(int family, const uint8_t ip[16], uint16_t port,
                       struct sockaddr_storage *ss, socklen_t *len)
@@ -484,53 +329,123 @@ static void test_trace_listener_rst(void **state)
 	close(l);
 }
 
-/* ---- instance lifetime ------------------------------------------------- */
-
-static void test_trace_close_removes_instance(void **state)
+/* A dual-stack IPv6 socket's SYN to ::ffff:127.0.0.1 on a closed port:
+ * the kernel stores v4-mapped addresses, and the event comes back as
+ * AF_INET, as the IPv4 packet on the wire. */
+static void test_trace_mapped(void **state)
 {
+	struct rsl_trace *t = *state;
+	const struct rsl_rst_event *e;
+	uint16_t closed, cport;
+	int hold = bound(AF_INET, &closed);
+	int c = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(c >= 0);
+	struct sockaddr_in6 to = { .sin6_family = AF_INET6, .sin6_port = htons(closed) };
+	to.sin6_addr.s6_addr[10] = 0xff;
+	to.sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&to.sin6_addr.s6_addr[12], LO4, 4);
+	assert_int_equal(connect(c, (struct sockaddr *)&to, sizeof to), -1);
+	assert_int_equal(errno, ECONNREFUSED);
+	struct sockaddr_in6 me;
+	socklen_t len = sizeof me;
+	assert_int_equal(getsockname(c, (struct sockaddr *)&me, &len), 0);
+	cport = ntohs(me.sin6_port);
+	assert_int_equal(wait_event(t, AF_INET, LO4, closed, LO4, cport, &e), 1);
+	assert_string_equal(e->reason, "NO_SOCKET");
+	close(c);
+	close(hold);
+}
+
+/* Two readers in one process share nothing: each gets every event. */
+static void test_trace_two_readers(void **state)
+{
+	struct rsl_trace *t = *state, *t2 = NULL;
+	const struct rsl_rst_event *e;
 	char err[256] = "";
-	struct rsl_trace *t = NULL;
+	uint16_t closed, cport;
 
-	assert_false(instance_exists(getpid()));
-	assert_int_equal(rsl_trace_open(&t, err, sizeof err), RSL_OK);
-	g_trace = t;
-	assert_true(rsl_trace_fd(t) >= 0);
-	assert_true(instance_exists(getpid()));
-	assert_int_equal(rsl_trace_drain(t), RSL_OK);
-	rsl_trace_close(t);
-	g_trace = NULL;
-	assert_false(instance_exists(getpid()));
+	assert_int_equal(rsl_trace_open(&t2, err, sizeof err), RSL_OK);
+	int hold = bound(AF_INET, &closed);
+	int c = bound(AF_INET, &cport);
+	assert_int_equal(connect_loop(c, AF_INET, closed), -1);
+	assert_int_equal(wait_event(t, AF_INET, LO4, closed, LO4, cport, &e), 1);
+	assert_int_equal(wait_event(t2, AF_INET, LO4, closed, LO4, cport, &e), 1);
+	rsl_trace_close(t2);
 	rsl_trace_close(NULL); /* NULL-safe */
+	close(c);
+	close(hold);
 }
 
-/* A directory with our pid's name, as a dead process with the same pid
- * would have left it, is replaced; an instance still open in this process
- * is not taken over. */
-static void test_trace_open_replaces_stale_same_pid(void **state)
+/* More RSTs than the ring holds, between two drains: the ones that did
+ * not fit are counted as lost, never silently missing. */
+static void test_trace_lost(void **state)
 {
-	char path[256], err[256] = "";
-	struct rsl_trace *t = NULL, *t2 = NULL;
+	struct rsl_trace *t = *state;
+	enum { N = 4000 };      /* the ring holds ~2500 */
+	uint16_t closed, cport;
+	int hold = bound(AF_INET, &closed);
+	int c = bound(AF_INET, &cport);
 
-	snprintf(path, sizeof path, "%s/instances/rstlab-%ld", tracefs(), (long)getpid());
-	assert_int_equal(mkdir(path, 0700), 0);
-	assert_int_equal(rsl_trace_open(&t, err, sizeof err), RSL_OK);
-	g_trace = t;
-	assert_true(instance_exists(getpid()));
-
-	assert_int_not_equal(rsl_trace_open(&t2, err, sizeof err), RSL_OK);
-	assert_null(t2);
-	assert_non_null(strstr(err, "already open"));
-	assert_true(instance_exists(getpid()));
 	assert_int_equal(rsl_trace_drain(t), RSL_OK);
-
-	rsl_trace_close(t);
-	g_trace = NULL;
-	assert_false(instance_exists(getpid()));
+	size_t before = rsl_trace_count(t);
+	uint64_t lost0 = rsl_trace_lost(t);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(connect_loop(c, AF_INET, closed), -1);
+		assert_int_equal(errno, ECONNREFUSED);
+	}
+	assert_int_equal(rsl_trace_drain(t), RSL_OK);
+	/* A refused connect leaves the socket unbound: each attempt comes
+	 * from a new port, so ours are the RSTs from the closed port. */
+	size_t ours = 0;
+	for (size_t i = before; i < rsl_trace_count(t); i++) {
+		const struct rsl_rst_event *e = rsl_trace_event(t, i);
+		ours += e->family == AF_INET && e->sport == closed && memcmp(e->src, LO4, 16) == 0;
+	}
+	uint64_t lost = rsl_trace_lost(t) - lost0;
+	if (lost == 0 || ours + lost < N)
+		fail_msg("%d RSTs: %zu read, %llu counted lost", N, ours,
+		         (unsigned long long)lost);
+	close(c);
+	close(hold);
 }
 
-/* A child that opens a trace, says so through a pipe and waits to be
- * killed, as a scenario process stopped at its timeout would be. */
-static pid_t child_with_trace(void)
+/* The id of the BPF program that process pid holds (its fdinfo says
+ * "prog_id:"), or 0. */
+static unsigned prog_id_of(pid_t pid)
+{
+	char dir[64], path[384], line[128];
+	unsigned id = 0;
+	snprintf(dir, sizeof dir, "/proc/%d/fdinfo", (int)pid);
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	for (struct dirent *de; id == 0 && (de = readdir(d)) != NULL;) {
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		FILE *f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		while (fgets(line, sizeof line, f) != NULL)
+			if (sscanf(line, "prog_id: %u", &id) == 1)
+				break;
+		fclose(f);
+	}
+	closedir(d);
+	return id;
+}
+
+static bool prog_exists(unsigned id)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof a);
+	a.prog_id = id;
+	int fd = (int)syscall(SYS_bpf, BPF_PROG_GET_FD_BY_ID, &a, sizeof a);
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0;
+}
+
+/* A process killed while it reads leaves nothing behind: the kernel
+ * frees its program (after an RCU grace period) with its descriptors. */
+static void test_trace_killed_process_leaves_nothing(void **state)
 {
 	int p[2];
 	char b;
@@ -549,73 +464,32 @@ static pid_t child_with_trace(void)
 	close(p[1]);
 	ssize_t n = read(p[0], &b, 1);
 	close(p[0]);
-	if (n != 1) {
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		fail_msg("the child could not open a trace");
-	}
-	return pid;
-}
-
-static void kill_child(pid_t pid)
-{
-	assert_int_equal(kill(pid, SIGKILL), 0);
+	unsigned id = n == 1 ? prog_id_of(pid) : 0;
+	kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, NULL, 0), pid);
-}
-
-static void test_trace_remove_instance_of_killed_child(void **state)
-{
-	pid_t pid = child_with_trace();
-	assert_true(instance_exists(pid));
-	kill_child(pid);
-	assert_true(instance_exists(pid)); /* nobody cleaned up */
-	rsl_trace_remove_instance(pid);
-	assert_false(instance_exists(pid));
-	rsl_trace_remove_instance(pid); /* already gone: harmless */
-}
-
-static void test_trace_sweep_stale(void **state)
-{
-	pid_t dead = child_with_trace();
-	pid_t alive = child_with_trace();
-	kill_child(dead);
-	assert_true(instance_exists(dead));
-
-	rsl_trace_sweep_stale();
-	assert_false(instance_exists(dead));
-	assert_true(instance_exists(alive));          /* its owner lives */
-	assert_true(instance_exists(getpid()));       /* and ours (fixture) */
-
-	kill_child(alive);
-	rsl_trace_remove_instance(alive);
-	assert_false(instance_exists(alive));
+	assert_int_equal(n, 1);
+	assert_true(id > 0);
+	double deadline = rsl_now() + 5;
+	while (prog_exists(id) && rsl_now() < deadline)
+		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+	if (prog_exists(id))
+		fail_msg("BPF program %u outlived its killed process", id);
 }
 
 int main(void)
 {
 	char why[256] = "", err[256] = "";
-	const struct CMUnitTest parse[] = {
-		cmocka_unit_test(test_trace_parse_ipv4),
-		cmocka_unit_test(test_trace_parse_ipv6_brackets),
-		cmocka_unit_test(test_trace_parse_listener_and_mapped),
-		cmocka_unit_test(test_trace_parse_malformed),
-	};
 	const struct CMUnitTest live[] = {
 		cmocka_unit_test_setup_teardown(test_trace_no_socket_ipv4, setup_trace, teardown_trace),
 		cmocka_unit_test_setup_teardown(test_trace_no_socket_ipv6, setup_trace, teardown_trace),
 		cmocka_unit_test_setup_teardown(test_trace_linger_zero, setup_trace, teardown_trace),
 		cmocka_unit_test_setup_teardown(test_trace_unread_close, setup_trace, teardown_trace),
 		cmocka_unit_test_setup_teardown(test_trace_listener_rst, setup_trace, teardown_trace),
-		cmocka_unit_test(test_trace_close_removes_instance),
-		cmocka_unit_test(test_trace_open_replaces_stale_same_pid),
-		cmocka_unit_test(test_trace_remove_instance_of_killed_child),
-		cmocka_unit_test_setup_teardown(test_trace_sweep_stale, setup_trace, teardown_trace),
+		cmocka_unit_test_setup_teardown(test_trace_mapped, setup_trace, teardown_trace),
+		cmocka_unit_test_setup_teardown(test_trace_two_readers, setup_trace, teardown_trace),
+		cmocka_unit_test_setup_teardown(test_trace_lost, setup_trace, teardown_trace),
+		cmocka_unit_test(test_trace_killed_process_leaves_nothing),
 	};
-
-	/* The parser needs no kernel: it is tested wherever this runs. */
-	int failed = cmocka_run_group_tests_name("trace_parse", parse, NULL, NULL);
-	if (failed != 0)
-		return failed;
 
 	bool tracing = rsl_sandbox_prepare_tracing(why, sizeof why) == RSL_OK;
 	if (rsl_sandbox_enter(err, sizeof err) != RSL_OK) {
@@ -626,6 +500,5 @@ int main(void)
 		printf("skipped: tracepoint unavailable: %s\n", why);
 		return 77;
 	}
-	atexit(at_exit);
 	return cmocka_run_group_tests_name("trace_live", live, NULL, NULL);
 }

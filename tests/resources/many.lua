@@ -1,5 +1,5 @@
 -- Twenty scenarios that each hold every kind of object a scenario can
--- make: a capture (with the kernel's tracing instance behind it), IPv4 and
+-- make: a capture (with the RST-reason BPF program behind it), IPv4 and
 -- IPv6 connections, a RST with its reason checked, a TIME_WAIT socket; half
 -- of them a second host (a network namespace), a veth link and an
 -- nftables rule.

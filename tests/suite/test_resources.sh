@@ -6,32 +6,24 @@
 #    leaks there) and child processes do not grow from round to round.
 # 2. After that run, after a scenario killed at its timeout, and after
 #    SIGINT to the runner: the host's interfaces, addresses, routes, rules,
-#    network namespaces and nft ruleset are as they were, no tracing
-#    instance of a dead process is left, no scenario process is left, and
-#    $TMPDIR holds nothing.
+#    network namespaces and nft ruleset are as they were, no RST-reason
+#    BPF program is left once its process is gone, no scenario process is
+#    left, and $TMPDIR holds nothing.
 # Runs alone (RUN_SERIAL): it compares machine-wide state.
 set -u
 . "$SRC/tests/suite/lib.sh"
-[ "$(id -u)" -eq 0 ] || { echo "skipped: needs root (tracing instances, nft)"; exit 77; }
+[ "$(id -u)" -eq 0 ] || { echo "skipped: needs root (BPF, nft)"; exit 77; }
 
 export TMPDIR=$TMP/tmpdir
 mkdir -p "$TMPDIR"
 SNAP=$TMP/snap
 
-# Tracing instances live in tracefs, which the runner mounts in a mount
-# namespace of its own: look from one of ours.
-instances() {
-  unshare -m sh -c 'mount --make-rprivate / 2>/dev/null
-    [ -d /sys/kernel/tracing/instances ] || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
-    ls /sys/kernel/tracing/instances 2>/dev/null' | grep '^rstlab-' | sort
-}
-# Instances whose owner is gone (rstlab-<pid>).
-stale_instances() {
-  local i pid
-  for i in $(instances); do
-    pid=${i#rstlab-}
-    pid=${pid%%[^0-9]*}
-    [ -n "$pid" ] && [ -d "/proc/$pid" ] || echo "$i"
+# The RST-reason programs (core/trace.c names them rstlab_rst) loaded in
+# the kernel whose holders are gone: held by no process's descriptor.
+stale_programs() {
+  local id
+  for id in $(bpftool prog show 2>/dev/null | sed -n 's/^\([0-9]*\): tracepoint  name rstlab_rst .*/\1/p'); do
+    grep -qsx "prog_id:[[:space:]]*$id" /proc/[0-9]*/fdinfo/* || echo "$id"
   done
 }
 host_state() {
@@ -48,10 +40,10 @@ same_as_before() {
   if cmp -s "$SNAP.before" "$SNAP.now"; then ok "host network state unchanged $1"
   else bad "host network state changed $1:"; diff "$SNAP.before" "$SNAP.now"; fi
   local st
-  st=$(stale_instances)
-  # one owned by a process outside this test may be ending just now
-  if [ -n "$st" ]; then sleep 1; st=$(comm -12 <(echo "$st") <(stale_instances)); fi
-  [ -z "$st" ] && ok "no stale tracing instance $1" || bad "stale tracing instances $1: $st"
+  st=$(stale_programs)
+  # the kernel frees a program after an RCU grace period
+  if [ -n "$st" ]; then sleep 1; st=$(comm -12 <(echo "$st") <(stale_programs)); fi
+  [ -z "$st" ] && ok "no RST-reason BPF program left $1" || bad "BPF programs left $1: $st"
   local left
   left=$(ls -A "$TMPDIR")
   [ -z "$left" ] && ok "nothing left in \$TMPDIR $1" || bad "left in \$TMPDIR $1: $left"

@@ -27,9 +27,10 @@
  *  - rsl_netns_enter/leave, rsl_netns_new and every function taking an
  *    nsfd setns() the calling thread into that namespace and back; a
  *    failure to come back is reported (RSL_ESYS), never ignored.
- *  - rsl_trace_open creates a tracefs instance named rstlab-<pid>, removed
- *    by rsl_trace_close (a process killed before leaves it behind; the
- *    rstlab runner sweeps such leftovers).
+ *  - rsl_trace_open loads a BPF program on the tcp:tcp_send_reset
+ *    tracepoint (it runs for every RST the machine sends, in every
+ *    namespace, until rsl_trace_close or the process's end: it is held by
+ *    file descriptors only, and nothing outlives the process).
  *  - Nothing here installs a signal handler, changes the signal mask or
  *    ignores SIGPIPE: sockets write with MSG_NOSIGNAL.  (The Lua bindings'
  *    own effects are listed in rstlab_lua.h.)
@@ -371,43 +372,44 @@ struct rsl_rst_event {
 	double ts;              /* when the kernel decided to send the RST:
 	                           CLOCK_REALTIME seconds, the clock of packet
 	                           timestamps (the RST is sent in the same
-	                           call, µs away); -1 on an instance whose
-	                           trace_clock is not "mono" */
+	                           call, µs away) */
 	int family;
 	uint8_t src[16], dst[16];
 	uint16_t sport, dport;
-	char state[24];         /* "TCP_CLOSE", "TCP_ESTABLISHED", ... */
-	char reason[40];        /* "NO_SOCKET", "TCP_STATE", ... */
+	char state[24];         /* "TCP_CLOSE", "TCP_ESTABLISHED", ...;
+	                           "UNKNOWN" when no socket sent it */
+	char reason[40];        /* "NO_SOCKET", "TCP_STATE", ... ("" on kernels
+	                           before 6.10, which have no reason) */
 };
 
 struct rsl_trace;
 
-/* Whether this machine offers the tracepoint to this process: RSL_OK, or
- * RSL_EUNAVAIL with a sentence in why. */
+/* Whether this machine offers the tracepoint to this process (tracefs
+ * mounted, the event's format readable): RSL_OK, or RSL_EUNAVAIL with a
+ * sentence in why. Loading the program may still be refused (it needs
+ * CAP_BPF and CAP_PERFMON: root): rsl_trace_open says so. */
 RSL_API int rsl_trace_check(char *why, size_t len);
-/* Create this process's own tracing instance ("rstlab-<pid>", its clock
- * "mono"), enable tcp:tcp_send_reset in it and open its trace_pipe
- * non-blocking. Caller closes with rsl_trace_close, which removes the
- * instance (tens of milliseconds: the kernel waits for RCU). */
+/* Start reading tcp:tcp_send_reset events: a BPF program of this
+ * process's own copies each into a ring buffer (256 KiB) that t maps.
+ * RSL_OK; RSL_EUNAVAIL when this process may not (not root, no BPF) or
+ * the kernel lacks the event; RSL_ESYS otherwise; err says why. About a
+ * millisecond; rsl_trace_close is immediate. */
 RSL_API int rsl_trace_open(struct rsl_trace **out, char *err, size_t errlen);
-/* The trace_pipe's fd (non-blocking), owned by t: watch it for reading. */
+/* The ring's fd, owned by t: readable (epoll, poll) when events wait. */
 RSL_API int rsl_trace_fd(const struct rsl_trace *t);
-/* Read and parse what the pipe holds now: RSL_OK, or RSL_ESYS with the
- * reason in rsl_trace_error (owned by t, valid until its next call). */
+/* Take what the ring holds now: RSL_OK, or RSL_ESYS with the reason in
+ * rsl_trace_error (owned by t, valid until its next call). */
 RSL_API int rsl_trace_drain(struct rsl_trace *t);
 RSL_API const char *rsl_trace_error(const struct rsl_trace *t);
 RSL_API size_t rsl_trace_count(const struct rsl_trace *t);
-/* Events the kernel reported lost ("[LOST n EVENTS]": its ring was full);
- * after a loss, a match by count or by absence is no longer certain. */
+/* Events lost because the ring was full between two drains; after a
+ * loss, a match by count or by absence is no longer certain. */
 RSL_API uint64_t rsl_trace_lost(const struct rsl_trace *t);
 /* Event i (0-based, i < count). Owned by t, valid until the next
  * rsl_trace_drain or rsl_trace_close (storing more events may move it). */
 RSL_API const struct rsl_rst_event *rsl_trace_event(const struct rsl_trace *t, size_t i);
-/* Close the reader (NULL is fine) and remove its own instance. */
+/* Stop reading and free t (NULL is fine). */
 RSL_API void rsl_trace_close(struct rsl_trace *t);
-/* Parse one line of trace_pipe output; RSL_OK or RSL_EMALFORMED. src is
- * the RST's source; v4-mapped IPv6 addresses come back as AF_INET. */
-RSL_API int rsl_trace_parse_line(const char *line, struct rsl_rst_event *out);
 
 /* ---- hosts: network namespaces held by file descriptor ---------------- */
 

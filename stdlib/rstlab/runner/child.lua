@@ -5,7 +5,7 @@
 --- the child runs child_main(arg) and writes one serialized record to its
 --- pipe. A job is { mode = "list", file } (what does the file declare?) or
 --- { file, name, timeout (the runner's default, unscaled), time_scale,
---- pcap_path, pcap_always, packets, trace_instance, exiting }, handed as is
+--- pcap_path, pcap_always, packets, exiting }, handed as is
 --- to rstlab.scenario.run.
 
 local core = require "rstlab.core"
@@ -102,10 +102,8 @@ function M.child_main(arg)
       res = require("rstlab.scenario").run(decl, job)
     end
   end
-  -- Let go of the job slot's tracing instance before reporting: the
-  -- runner gives the slot to the next scenario as soon as the report is
-  -- in, and the kernel lets one reader at a time open an instance's
-  -- trace_pipe (EBUSY otherwise). Closing it is closing a descriptor.
+  -- Stop the RST-reason program before reporting: it runs for every RST
+  -- on the machine until its descriptors close.
   reason.child_done()
   -- Report and close the pipe first: the parent takes the result while
   -- this process does the slow part of its teardown (closing packet

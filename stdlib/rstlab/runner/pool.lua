@@ -5,11 +5,10 @@
 ---
 --- The state shared with the run: { running = { [proc] = true }, slots =
 --- { [k] = title of the scenario slot k runs }, reaping, interrupted (the
---- signal's name), exit (130 or 143), stop (start nothing new), pool (the
---- tracing instances), on_interrupt }.
+--- signal's name), exit (130 or 143), stop (start nothing new),
+--- on_interrupt }.
 
 local core = require "rstlab.core"
-local reason = require "rstlab.reason"
 local child = require "rstlab.runner.child"
 
 local M = {}
@@ -69,10 +68,8 @@ function M.run_child(state, job, deadline)
     end)
     return rec
   end
-  local pid = proc:pid()
   local how, code = proc:reap()
   state.running[proc] = nil
-  reason.after_kill(pid)
   local took = core.now() - started
   if state.interrupted then return { status = "error", interrupted = true, message = "interrupted" } end
   if timed_out then
@@ -128,7 +125,6 @@ function M.catch_signals(state)
           if state.interrupted then
             if core.now() - state.interrupted_at >= 1 then
               io.stderr:write("\nrstlab: interrupted again, exiting now\n")
-              reason.pool_close(state.pool)
               os.exit(s[3], false)
             end
           else

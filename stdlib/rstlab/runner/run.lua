@@ -162,18 +162,11 @@ function M.run(o, out)
   local t0 = core.now()
   local jobs = o.jobs or nprocs()
   -- The tcp_send_reset tracepoint, best effort: without it, reasons read
-  -- "unchecked". One tracing instance per job slot, not per scenario:
-  -- making an instance (with its clock set) and removing it cost tens of
-  -- milliseconds each and the kernel serialises them. The first scenario
-  -- of a slot that opens a capture makes the slot's instance; later ones
-  -- attach to it and drop what is pending (lines left by the slot's
-  -- previous scenario carry that scenario's ports, never the new one's:
-  -- each has its own port slice). The runner removes them when the run
-  -- ends (rstlab.reason).
-  state.pool = reason.pool(jobs)
+  -- "unchecked". Each scenario reads it with a BPF program of its own,
+  -- held by descriptors: nothing to make here, nor to remove afterwards.
+  reason.prepare()
   local function finish()
     uncatch()
-    reason.pool_close(state.pool)
     -- Keep the default pcap directory only if something is in it.
     if pcap_dir and not o.pcap_dir then os.remove(pcap_dir) end
     summary.interrupted, summary.exit = state.interrupted, state.exit
@@ -249,7 +242,6 @@ function M.run(o, out)
         job.pcap_path = pcap_dir .. "/" .. w.base .. (round > 1 and ("-" .. round) or "")
         job.pcap_always = o.pcap_dir ~= nil
         job.packets = want_packets
-        job.trace_instance = state.pool[k]
         job.exiting = true
         r = pool.run_child(state, job, deadline)
       end
