@@ -136,6 +136,31 @@ local TIMER_TIMEWAIT = 3
 -- silence on it says it has caught up.
 local CAUGHT_UP = 0.002
 
+-- Whether connected socket s (sock_diag) can send nothing on its own: no
+-- timer armed (retransmission, probe, keepalive), nothing unsent or
+-- unacknowledged, nothing unread, and no ACK owed. sock_diag does not show
+-- a pending delayed ACK, so "no ACK owed" is proven only for a connection
+-- that never received more than its handshake: among the capture's first
+-- n packets none came to s with payload or FIN,
+-- and the scenario crafted no segment toward it. An idle established
+-- connection whose peers are both quiet this way stays silent.
+local TCP_FIN = 0x01
+local function idle(sc, c, n, s)
+  if s.state ~= "ESTABLISHED" or s.timer ~= 0 or s.wqueue ~= 0 or s.rqueue ~= 0 then
+    return false
+  end
+  for _, seg in ipairs(sc.injected) do
+    if seg.dst == s.src then return false end
+  end
+  for i = 1, n do
+    local p = c:packet(i)
+    if p.src == s.dst and p.dst == s.src and (p.len > 0 or p.flags & TCP_FIN ~= 0) then
+      return false
+    end
+  end
+  return true
+end
+
 -- Whether nothing more can come between the endpoints eps (name -> address
 -- or list): no other actor of the scenario can still act, no crafted
 -- segment is in flight, every socket at an endpoint, on every host, is in
@@ -154,17 +179,18 @@ local function settled(sc, c, eps)
   for _, v in pairs(eps) do
     if type(v) == "table" then for _, a in ipairs(v) do at[a] = true end else at[v] = true end
   end
+  local n = c:count()
   for _, h in ipairs(sc.hosts) do
     local list = h.ns:sockets()
     if not list then return false end
     for _, s in ipairs(list) do
       if (at[s.src] or at[s.dst]) and not QUIET[s.state]
-        and not (s.state == "FIN_WAIT2" and s.timer == TIMER_TIMEWAIT) then
+        and not (s.state == "FIN_WAIT2" and s.timer == TIMER_TIMEWAIT)
+        and not idle(sc, c, n, s) then
         return false
       end
     end
   end
-  local n = c:count()
   return n == 0 or now - c:packet(n).ts >= CAUGHT_UP
 end
 

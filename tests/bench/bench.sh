@@ -14,7 +14,9 @@
 # the suite at -j 2. Each figure is the median of RUNS runs.
 #
 # Environment: JOBS (default: nproc), EMPTY (empty scenarios, default 100),
-# RUNS (runs of each measurement, the best is printed; default 3).
+# RUNS (runs of each measurement, the best is printed; default 3),
+# PACKETDRILL (a packetdrill binary: then the same cases are timed with it,
+# from tests/bench/packetdrill/; root).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RSTLAB=${1:-build/rstlab}
@@ -99,3 +101,28 @@ printf '  %-62s %7.3f s\n' "100 refused-like scenarios in one file, -j 2" \
 printf '  %-62s %7.3f s\n' "scripts/keepalive_timeout.lua (3.06 s of kernel timers)" \
   "$(median_of "$RSTLAB" scripts/keepalive_timeout.lua)"
 printf '  %-62s %7.3f s\n' "the scenario suite ($SUITE), -j 2" "$(median_of "$RSTLAB" -j 2 "$SUITE")"
+
+# The same cases for packetdrill, when PACKETDRILL names its binary (it is
+# not packaged in Debian: build it from its sources). Each script runs in a
+# network namespace of its own (unshare -n), as packetdrill's own
+# in_netns.sh does, so its tun device and addresses exist only there. The
+# scripts are tests/bench/packetdrill/*.pkt; packetdrill plays the peer
+# itself, so its refused case injects the RST the kernel makes in rstlab's.
+if [ -n "${PACKETDRILL:-}" ]; then
+  [ -x "$PACKETDRILL" ] || { echo "bench: PACKETDRILL=$PACKETDRILL is not executable" >&2; exit 2; }
+  [ "$(id -u)" -eq 0 ] || { echo "bench: packetdrill needs root" >&2; exit 2; }
+  PKT=tests/bench/packetdrill
+  pd() { unshare -n "$PACKETDRILL" "$@"; }
+  export -f pd
+  export PACKETDRILL
+  pd100() { seq 100 | xargs -P 2 -I{} bash -c 'pd "$0"' "$PKT/refused.pkt"; }
+  # Each must pass once, or its times mean nothing.
+  for f in refused keepalive_timeout; do
+    pd "$PKT/$f.pkt" >"$TMP/out" 2>&1 || { echo "bench: packetdrill failed $PKT/$f.pkt:" >&2; cat "$TMP/out" >&2; exit 1; }
+  done
+  printf 'packetdrill (%s), median of %d runs\n' "$PACKETDRILL" "$RUNS"
+  printf '  %-62s %7.3f s\n' "packetdrill refused.pkt (one script)" "$(median_of pd "$PKT/refused.pkt")"
+  printf '  %-62s %7.3f s\n' "100 refused.pkt, 2 at a time" "$(median_of pd100)"
+  printf '  %-62s %7.3f s\n' "packetdrill keepalive_timeout.pkt" \
+    "$(median_of pd "$PKT/keepalive_timeout.pkt")"
+fi

@@ -18,5 +18,5 @@ r:must_fail("MUST FAIL: a retransmission into a cut link", "fail",
   "unexpected packet during the quiet period: C > S  [P.]")
 r:must_fail("MUST FAIL: a keepalive probe", "fail",
   "unexpected packet during the quiet period: C > S  [.]")
-r:counts(7, 4)
+r:counts(8, 4)
 h.done()
