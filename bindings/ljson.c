@@ -131,7 +131,7 @@ static json_t *string_of(struct enc *e, const char *s, size_t n)
 	if (bad == 0) {
 		json_t *j = json_stringn(s, n);
 		if (j == NULL)
-			set_err(e, "cannot make a string (out of memory?)");
+			set_err(e, "libjansson refused the string (out of memory?)");
 		return j;
 	}
 	if (!e->replace) {
@@ -158,7 +158,7 @@ static json_t *string_of(struct enc *e, const char *s, size_t n)
 	json_t *j = json_stringn(fixed, len);
 	lua_pop(e->L, 1);
 	if (j == NULL)
-		set_err(e, "cannot make a string (out of memory?)");
+		set_err(e, "libjansson refused the string (out of memory?)");
 	return j;
 }
 
