@@ -117,7 +117,7 @@ function M.start_object(n, opts)
   local o = head("start")
   o.rstlab = tostring(core.version)
   o.scenarios = n
-  o.rounds = opts.rounds ~= math.huge and opts.rounds or nil
+  o.rounds = opts.rounds ~= math.huge and opts.rounds or core.json_null
   o.until_fail = opts.until_fail == true
   o.packets = opts.packets == true
   o.started = common.isodate(opts.started) .. "Z"
@@ -132,7 +132,7 @@ function M.summary_object(s)
   o.total = #(s.results or {})
   o.duration = s.duration or 0
   o.rounds, o.attempts = s.rounds, s.attempts
-  o.interrupted = s.interrupted
+  o.interrupted = s.interrupted or core.json_null
   o.stopped = s.stopped == true
   o.not_finished = s.not_finished or 0
   o.not_run = {}
