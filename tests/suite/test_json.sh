@@ -130,6 +130,14 @@ run "$RSTLAB" --json "$TMP/no/such/dir/r.jsonl" $MIXED/pass.lua
 expect_status 2
 expect_line '^rstlab: cannot open the report file .*/no/such/dir/r.jsonl: No such file or directory$'
 
+# A file that cannot be written: said once, and the run fails.
+if [ -w /dev/full ]; then
+  run "$RSTLAB" --json /dev/full $MIXED/pass.lua
+  expect_status 1
+  expect_count 1 '^rstlab: cannot write /dev/full: No space left on device$'
+  expect_line '^2 passed, 0 failed$'
+fi
+
 # ---- streamed: lines are there while the run goes on -------------------------
 # "waits forever" writes its pid to the FIFO once it runs; the pass line
 # must be in the file while it still hangs; Ctrl-C ends the run, and the
