@@ -202,7 +202,7 @@ function M.run(o, out)
   local function finish()
     uncatch()
     for name, f in pairs(files) do
-      if not f:close() and not summary.report_error then
+      if not f:close() and not summary.report_error then -- (else already said)
         io.stderr:write("rstlab: cannot write ", o[name], "\n")
         summary.report_error = true
       end
@@ -250,13 +250,15 @@ function M.run(o, out)
       local f = files[fmt.name]
       if f then
         -- Every line is flushed as it is written: a tool can follow the file.
+        -- After a failed write, nothing more goes to that file.
+        local broken = false
         write = function(text)
-          if summary.report_error then return end
+          if broken then return end
           local ok, err = f:write(text)
           if ok then ok, err = f:flush() end
           if not ok then
             io.stderr:write("rstlab: cannot write ", o[fmt.name], ": ", tostring(err), "\n")
-            summary.report_error = true
+            summary.report_error, broken = true, true
           end
         end
       end
