@@ -102,6 +102,19 @@ want(y["status"] == "error" and y["file"] == "tests/scenarios/syntax.lua" and "s
      "a file that does not load: an error")
 '
 
+# ---- text that is not UTF-8 ------------------------------------------------------
+# A scenario's message and log with bytes that are not UTF-8: each becomes
+# U+FFFD, and the object says so.
+printf '%s\n' 'scenario("bytes", function(t)' '  t:log("log \255")' '  error("got \255\254 here", 0)' 'end)' >"$TMP/bytes.lua"
+run "$RSTLAB" --json "$TMP/bytes.jsonl" "$TMP/bytes.lua"
+expect_status 1
+check "$TMP/bytes.jsonl" '
+r = R[0]
+want(r["status"] == "error" and r["message"].endswith("bytes.lua:3: got \ufffd\ufffd here") and r["logs"] == ["log \ufffd"],
+     "bad bytes replaced by U+FFFD, one each: %r %r" % (r["message"], r["logs"]))
+want(r.get("replaced_utf8") is True and "replaced_utf8" not in S and "replaced_utf8" not in E, "replaced_utf8 on that object only")
+'
+
 # ---- to stdout: JSON alone there ------------------------------------------------
 timeout 120 "$RSTLAB" -j 2 --timeout 1 --json - $MIXED/pass.lua $MIXED/fail.lua $MIXED/skip.lua \
   >"$TMP/stdout.jsonl" 2>"$TMP/stderr"
