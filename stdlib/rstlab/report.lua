@@ -27,7 +27,9 @@
 --   stream(write, opts) -> streamer    see report/tap.lua: into stdout (no
 --                                      arg, or FILE "-"), or into FILE,
 --                                      opened when the run starts and
---                                      flushed at every write
+--                                      flushed at every write. opts:
+--                                      { verbose, rounds, options (the
+--                                      run's), started, hostname }
 -- Two formats that both write to stdout are a usage error.
 -- A new format is one file in report/ and its name in FORMATS below: the
 -- runner reads its option, usage line and output from the module.
