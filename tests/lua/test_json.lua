@@ -110,6 +110,7 @@ test("tables: 1..n is an array, string keys an object (keys sorted)", function()
   eq(J({ b = 1, a = 2, c = { z = 0, y = "" } }), '{"a":2,"b":1,"c":{"y":"","z":0}}')
   eq(J({ ["1"] = "a string key" }), '{"1":"a string key"}')
   eq(J({ ["with space"] = 1, [""] = 2 }), '{"":2,"with space":1}')
+  eq(J({ ["a\0b"] = 1, a = 2 }), '{"a":2,"a\\u0000b":1}')
   eq(J({ 1, core.json_null, 3 }), "[1,null,3]")
   -- Raw contents: metamethods do not add fields.
   eq(J(setmetatable({ a = 1 }, { __index = { b = 2 } })), '{"a":1}')
