@@ -138,6 +138,7 @@ RSL_HIDDEN void rsl_open_timer(lua_State *L);   /* ltimer.c: timers, signals */
 RSL_HIDDEN void rsl_open_trace(lua_State *L);   /* ltrace.c */
 RSL_HIDDEN void rsl_open_sandbox(lua_State *L); /* lsandbox.c */
 RSL_HIDDEN void rsl_open_craft(lua_State *L);   /* lcraft.c: crafted segments */
+RSL_HIDDEN void rsl_open_json(lua_State *L);    /* ljson.c: json_encode */
 /* lproc.c. open_state opens the library in a forked child's new Lua
  * state (luaopen_rstlab, given by the opener: lproc.c does not call it). */
 RSL_HIDDEN void rsl_open_proc(lua_State *L, lua_CFunction open_state);

@@ -21,6 +21,7 @@ local failure = require "rstlab.failure"
 local ladder = require "rstlab.ladder"
 local segment = require "rstlab.segment"
 local socket = require "rstlab.socket"
+local tcpflags = require "rstlab.tcpflags"
 
 local M = {}
 
@@ -290,7 +291,7 @@ function M.default_binds(packets)
   return { A = p.src, B = p.dst }
 end
 
-local PACKET_FIELDS = { "index", "ts", "src", "dst", "sport", "dport", "flags", "seq", "ack",
+local PACKET_FIELDS = { "index", "ts", "t", "src", "dst", "sport", "dport", "flags", "seq", "ack",
   "win", "len", "ttl", "mss", "wscale", "sackok", "tsval", "tsecr", "sack", "iface", "injected" }
 local MAX_RECORD_PACKETS = 2000
 
@@ -298,13 +299,17 @@ local MAX_RECORD_PACKETS = 2000
 --- capture as plain data for the runner's ladders and reports. binds are
 --- those of the capture's last expectation (else A and B); marks[i] is the
 --- expectation line matched by packet i, failed the packet of the line
---- that did not match.
+--- that did not match. A RST carries the kernel's reason for it (reason:
+--- a reason name or "none"), or why it is unknown (reason_unknown).
 function M.record(cap)
   local all = cap:packets()
   local rec = { name = all[1] and all[1].iface or cap.host.name, packets = {} }
   for i = 1, math.min(#all, MAX_RECORD_PACKETS) do
     local p, q = all[i], {}
     for _, k in ipairs(PACKET_FIELDS) do q[k] = p[k] end
+    if tcpflags.has(p.flags, "R") then
+      q.reason, q.reason_unknown = cap.scenario.reasons:of(cap.c, p)
+    end
     rec.packets[i] = q
   end
   if #all > MAX_RECORD_PACKETS then rec.truncated = #all - MAX_RECORD_PACKETS end

@@ -203,9 +203,22 @@ test("report formats: each declares its option, and the facade lists them", func
     names[i] = f.option .. (f.arg and (" " .. f.arg) or "")
     ok(type(f.help) == "string" and (f.document or f.stream), f.name .. " has help and output")
   end
-  eq(names, { "--tap", "--junit FILE", "--html FILE" })
+  eq(names, { "--tap", "--junit FILE", "--html FILE", "--json FILE" })
   eq(report.tap_header(2), "TAP version 13\n1..2\n")
-  for _, f in ipairs(report.formats()) do contains(cli.usage_text(), f.option) end
+  for _, f in ipairs(report.formats()) do
+    contains(cli.usage_text(), f.option)
+    for _, opt in ipairs(f.options or {}) do contains(cli.usage_text(), opt.long) end
+  end
+  -- Which ones write to stdout: a stdout format, or a FILE format given "-"
+  -- when it takes it.
+  local by = {}
+  for _, f in ipairs(report.formats()) do by[f.name] = f end
+  eq(report.to_stdout(by.tap, true), true)
+  eq(report.to_stdout(by.json, "-"), true)
+  eq(report.to_stdout(by.json, "r.jsonl"), false)
+  eq(report.to_stdout(by.junit, "-"), false)
+  eq(cli.parse_args({ "--json", "-", "--json-packets", "x.lua" }).json, "-")
+  eq(cli.parse_args({ "--json=r.jsonl", "--json-packets", "x.lua" }).json_packets, true)
 end)
 
 test("TAP stream: points in report order, a stopped run's rest skipped", function()

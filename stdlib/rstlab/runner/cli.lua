@@ -82,6 +82,7 @@ M.OPTIONS = {
 for _, fmt in ipairs(report.formats()) do
   M.OPTIONS[#M.OPTIONS + 1] = { long = fmt.option, arg = fmt.arg, help = fmt.help,
     set = function(o, v) o[fmt.name] = v or true end }
+  for _, opt in ipairs(fmt.options or {}) do M.OPTIONS[#M.OPTIONS + 1] = opt end
 end
 for _, opt in ipairs {
   { short = "-h", long = "--help", help = "this text", set = function(o) o.help = true end },

@@ -127,7 +127,8 @@ end
 --- run(opts [, out]) -> summary table. opts as the command line gives them
 --- (paths, jobs, timeout, time_scale, filters, excludes, shard, repeat,
 --- until_fail, fail_fast, pcap_dir, verbose, list, and one field per report
---- format: tap = true, junit = FILE, html = FILE), or a list of paths with
+--- format: tap = true, junit = FILE, html = FILE, json = FILE or "-",
+--- json_packets), or a list of paths with
 --- some of those fields. out(line) receives the human lines (default:
 --- stdout, none when quiet). Raises a usage_error when the pcap directory
 --- cannot be made.
@@ -137,12 +138,23 @@ end
 function M.run(o, out)
   o = normalise(o)
   local formats, want_packets = {}, o.verbose
+  local stdout_by = {}
   for _, fmt in ipairs(report.formats()) do
+    local bad = fmt.check and fmt.check(o)
+    if bad then error(M.usage_error(bad), 0) end
     if o[fmt.name] then
       formats[#formats + 1] = fmt
-      want_packets = want_packets or fmt.packets
-      if not fmt.arg then o.stdout_format = fmt.name end
+      local packets = fmt.packets
+      if type(packets) == "function" then packets = packets(o) end
+      want_packets = want_packets or packets
+      if report.to_stdout(fmt, o[fmt.name]) then
+        o.stdout_format = fmt.name
+        stdout_by[#stdout_by + 1] = fmt.option .. (fmt.arg and " -" or "")
+      end
     end
+  end
+  if #stdout_by > 1 then
+    error(M.usage_error(table.concat(stdout_by, " and ") .. " both write to stdout: give all but one a FILE"), 0)
   end
   -- Where the pcaps go, made before anything runs: a directory that cannot
   -- be made is the caller's mistake. Without --pcap-dir, failing scenarios
@@ -152,6 +164,22 @@ function M.run(o, out)
     pcap_dir = pcap_dir or ((os.getenv("TMPDIR") or "/tmp") .. "/rstlab-" .. core.pid())
     local mk, mkerr = core.mkdir(pcap_dir)
     if not mk then error(M.usage_error("cannot make the pcap directory " .. pcap_dir .. ": " .. tostring(mkerr)), 0) end
+  end
+
+  -- The files of streamed formats are opened before anything runs (one
+  -- that cannot be is the caller's mistake) and written as results come.
+  local files = {}
+  for _, fmt in ipairs(formats) do
+    if fmt.arg and fmt.stream and not report.to_stdout(fmt, o[fmt.name]) then
+      local f, ferr = io.open(o[fmt.name], "w")
+      if not f then
+        for _, g in pairs(files) do g:close() end
+        if pcap_dir and not o.pcap_dir then os.remove(pcap_dir) end
+        error(M.usage_error("cannot open the report file " .. ferr), 0)
+      end
+      f:setvbuf("full")
+      files[fmt.name] = f
+    end
   end
 
   local ui = console.new(o, out)
@@ -167,6 +195,12 @@ function M.run(o, out)
   reason.prepare()
   local function finish()
     uncatch()
+    for name, f in pairs(files) do
+      if not f:close() and not summary.report_error then -- (else already said)
+        io.stderr:write("rstlab: cannot write ", o[name], "\n")
+        summary.report_error = true
+      end
+    end
     -- Keep the default pcap directory only if something is in it.
     if pcap_dir and not o.pcap_dir then os.remove(pcap_dir) end
     summary.interrupted, summary.exit = state.interrupted, state.exit
@@ -204,8 +238,25 @@ function M.run(o, out)
   local round, done_round = 0, 0
   local streams = {}
   for _, fmt in ipairs(formats) do
-    if not fmt.arg then
-      local st = fmt.stream(ui.raw, { verbose = o.verbose, rounds = rounds })
+    if fmt.stream and (not fmt.arg or files[fmt.name] or report.to_stdout(fmt, o[fmt.name])) then
+      local write = ui.raw
+      local f = files[fmt.name]
+      if f then
+        -- Every line is flushed as it is written: a tool can follow the file.
+        -- After a failed write, nothing more goes to that file.
+        local broken = false
+        write = function(text)
+          if broken then return end
+          local ok, err = f:write(text)
+          if ok then ok, err = f:flush() end
+          if not ok then
+            io.stderr:write("rstlab: cannot write ", o[fmt.name], ": ", tostring(err), "\n")
+            summary.report_error, broken = true, true
+          end
+        end
+      end
+      local st = fmt.stream(write, { verbose = o.verbose, rounds = rounds, options = o,
+        started = summary.started, hostname = summary.hostname })
       st.start(#work)
       streams[#streams + 1] = st
     end
@@ -247,7 +298,7 @@ function M.run(o, out)
       end
       state.slots[k] = nil
       if r.interrupted then return end
-      r.file, r.name, r.decl, r.rank = w.file, w.name, w.decl, w.rank
+      r.file, r.name, r.decl, r.rank, r.round = w.file, w.name, w.decl, w.rank, round
       attempts[i] = attempts[i] or {}
       table.insert(attempts[i], r)
       done_round = done_round + 1
@@ -329,7 +380,7 @@ function M.run(o, out)
   ui.print(report.count_line(summary))
   for _, st in ipairs(streams) do st.finish(summary) end
   for _, fmt in ipairs(formats) do
-    if fmt.arg then
+    if fmt.arg and not fmt.stream then
       local path = o[fmt.name]
       local ok, err = write_file(path, fmt.document(summary))
       if not ok then
