@@ -14,8 +14,21 @@ static int ltrace_open(lua_State *L)
 	struct rsl_engine *eng = rsl_engine_get(L);
 	if (!eng->trace_tried) {
 		eng->trace_tried = true;
-		if (rsl_trace_open(&eng->trace, eng->trace_why, sizeof eng->trace_why) != RSL_OK)
+		if (rsl_trace_open(&eng->trace, eng->trace_why, sizeof eng->trace_why) != RSL_OK) {
 			eng->trace = NULL;
+		} else {
+			/* Only this process's port slice: a storm of RSTs elsewhere
+			 * on the machine cannot fill its ring (the stdlib pairs only
+			 * events with a port of the slice anyway). */
+			int lo, hi;
+			rsl_sandbox_ports(&lo, &hi);
+			if (lo > 0 && rsl_trace_ports(eng->trace, lo, hi) != RSL_OK) {
+				snprintf(eng->trace_why, sizeof eng->trace_why, "%s",
+				         rsl_trace_error(eng->trace));
+				rsl_trace_close(eng->trace);
+				eng->trace = NULL;
+			}
+		}
 	}
 	return rsl_push_status(L, eng->trace != NULL ? RSL_OK : RSL_EUNAVAIL, eng->trace_why);
 }

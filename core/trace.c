@@ -75,7 +75,8 @@ struct layout {
 };
 
 struct rsl_trace {
-	int ring_fd, lost_fd, prog_fd, perf_fd;
+	int ring_fd, prog_fd, perf_fd;
+	int lost_fd;                    /* array map: [0] lost events, [1] port range */
 	void *cons;                     /* the consumer page (read-write) */
 	const void *prod;               /* producer page + data, twice mapped */
 	size_t page;
@@ -253,16 +254,49 @@ static long sys_bpf(int cmd, union bpf_attr *attr)
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), \
 	.src_reg = (s), .off = (o), .imm = (i) })
 
-/* Emit the program into p (room for 128 instructions): a stack buffer of
+/* Emit the program into p (room for 160 instructions). With the port
+ * range of map entry 1 set (rsl_trace_ports), an event whose ports are
+ * both outside it is dropped in the kernel. Otherwise a stack buffer of
  * rec_end bytes gets the monotonic time in its first 8 bytes (where the
  * record's common fields were) and the record's bytes 8.. after them; it
- * goes into the ring, and a failure (ring full) counts one lost event. */
-static size_t emit(struct bpf_insn *p, const struct layout *lay, int ring_fd, int lost_fd)
+ * goes into the ring, and a failure (ring full) counts one lost event in
+ * map entry 0. */
+static size_t emit(struct bpf_insn *p, const struct layout *lay, int ring_fd, int map_fd)
 {
-	size_t n = 0;
+	size_t n = 0, to_copy[3], to_check_d, to_drop[2];
 	int B = (int)lay->rec_end;
+	short key = (short)(-B - 8);
 
 	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0);
+	/* r0 = &map[1]: the port range { lo, hi } (lo 0: no filter) */
+	p[n++] = INSN(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, key, 1);
+	p[n++] = INSN(BPF_LD | BPF_IMM | BPF_DW, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, map_fd);
+	p[n++] = INSN(0, 0, 0, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, key);
+	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem);
+	to_copy[0] = n;
+	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0);
+	p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_7, BPF_REG_0, 0, 0);
+	to_copy[1] = n;
+	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_7, 0, 0, 0);
+	p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_8, BPF_REG_0, 4, 0);
+	/* the source port (network order in the sockaddr) */
+	p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_H, BPF_REG_1, BPF_REG_6, (short)(lay->saddr + 2), 0);
+	p[n++] = INSN(BPF_ALU | BPF_END | BPF_TO_BE, BPF_REG_1, 0, 0, 16);
+	to_check_d = n;
+	p[n++] = INSN(BPF_JMP | BPF_JLT | BPF_X, BPF_REG_1, BPF_REG_7, 0, 0);
+	to_copy[2] = n;
+	p[n++] = INSN(BPF_JMP | BPF_JLE | BPF_X, BPF_REG_1, BPF_REG_8, 0, 0);
+	size_t check_d = n;
+	p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_H, BPF_REG_1, BPF_REG_6, (short)(lay->daddr + 2), 0);
+	p[n++] = INSN(BPF_ALU | BPF_END | BPF_TO_BE, BPF_REG_1, 0, 0, 16);
+	to_drop[0] = n;
+	p[n++] = INSN(BPF_JMP | BPF_JLT | BPF_X, BPF_REG_1, BPF_REG_7, 0, 0);
+	to_drop[1] = n;
+	p[n++] = INSN(BPF_JMP | BPF_JGT | BPF_X, BPF_REG_1, BPF_REG_8, 0, 0);
+
+	size_t copy = n;
 	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ktime_get_ns);
 	p[n++] = INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_0, (short)-B, 0);
 	for (int off = 8; off < B; off += 8) {
@@ -277,20 +311,35 @@ static size_t emit(struct bpf_insn *p, const struct layout *lay, int ring_fd, in
 	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_3, 0, 0, B);
 	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, 0);
 	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ringbuf_output);
-	/* if (r0 != 0) { lost[0] += 1 } (atomically) */
-	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 9, 0);
-	p[n++] = INSN(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, (short)(-B - 8), 0);
-	p[n++] = INSN(BPF_LD | BPF_IMM | BPF_DW, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, lost_fd);
+	/* if (r0 != 0) { map[0] += 1 } (atomically) */
+	size_t if_full = n;
+	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0);
+	p[n++] = INSN(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, key, 0);
+	p[n++] = INSN(BPF_LD | BPF_IMM | BPF_DW, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, map_fd);
 	p[n++] = INSN(0, 0, 0, 0, 0);
 	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
-	p[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -B - 8);
+	p[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, key);
 	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem);
-	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 2, 0);
+	size_t if_null = n;
+	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0);
 	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1);
 	p[n++] = INSN(BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_0, BPF_REG_1, 0, BPF_ADD);
 	/* return 0: no perf sample besides (nothing reads one) */
+	size_t out = n;
 	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0);
 	p[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+
+	/* jump offsets count from the instruction after the jump */
+#define TO(from, target) (p[from].off = (short)((long)(target) - (long)(from) - 1))
+	TO(to_copy[0], copy);
+	TO(to_copy[1], copy);
+	TO(to_check_d, check_d);
+	TO(to_copy[2], copy);
+	TO(to_drop[0], out);
+	TO(to_drop[1], out);
+	TO(if_full, out);
+	TO(if_null, out);
+#undef TO
 	return n;
 }
 
@@ -315,7 +364,7 @@ static int unavailable(int e)
 static int load(struct rsl_trace *t, char *err, size_t errlen)
 {
 	static char log[8192];
-	struct bpf_insn prog[128];
+	struct bpf_insn prog[160];
 	union bpf_attr a;
 	int e;
 
@@ -326,7 +375,7 @@ static int load(struct rsl_trace *t, char *err, size_t errlen)
 		                 e == EPERM ? " (reading RST reasons needs root)" : "");
 		return unavailable(e);
 	}
-	t->lost_fd = map_create(BPF_MAP_TYPE_ARRAY, 4, 8, 1);
+	t->lost_fd = map_create(BPF_MAP_TYPE_ARRAY, 4, 8, 2);
 	if (t->lost_fd < 0) {
 		e = errno;
 		rsl_format_error(err, errlen, "creating a BPF array: %s", strerror(e));
@@ -346,13 +395,16 @@ static int load(struct rsl_trace *t, char *err, size_t errlen)
 	t->prog_fd = (int)sys_bpf(BPF_PROG_LOAD, &a);
 	if (t->prog_fd < 0) {
 		e = errno;
-		/* the verifier's last line says why */
-		size_t ll = strlen(log);
-		while (ll > 0 && log[ll - 1] == '\n')
-			log[--ll] = '\0';
-		const char *last = strrchr(log, '\n');
+		/* the verifier's last line before its statistics says why */
+		char *why = log, *line = log;
+		for (char *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+			*nl = '\0';
+			if (strncmp(line, "processed ", 10) != 0 && strncmp(line, "verification", 12) != 0 &&
+			    line[0] != '\0')
+				why = line;
+		}
 		rsl_format_error(err, errlen, "loading the BPF program: %s%s%s", strerror(e),
-		                 ll > 0 ? ": " : "", last != NULL ? last + 1 : log);
+		                 why[0] != '\0' ? ": " : "", why);
 		return unavailable(e);
 	}
 
@@ -471,6 +523,27 @@ size_t rsl_trace_count(const struct rsl_trace *t)
 const struct rsl_rst_event *rsl_trace_event(const struct rsl_trace *t, size_t i)
 {
 	return t != NULL && i < t->n ? &t->ev[i] : NULL;
+}
+
+int rsl_trace_ports(struct rsl_trace *t, int lo, int hi)
+{
+	if (t == NULL || t->lost_fd < 0)
+		return RSL_ECLOSED;
+	if (lo < 0 || hi > 65535 || (lo > 0 && hi < lo) || (lo == 0 && hi != 0))
+		return RSL_EINVAL;
+	uint32_t key = 1;
+	uint32_t value[2] = { (uint32_t)lo, (uint32_t)hi };
+	union bpf_attr a;
+	memset(&a, 0, sizeof a);
+	a.map_fd = (uint32_t)t->lost_fd;
+	a.key = (uint64_t)(uintptr_t)&key;
+	a.value = (uint64_t)(uintptr_t)value;
+	a.flags = BPF_ANY;
+	if (sys_bpf(BPF_MAP_UPDATE_ELEM, &a) < 0) {
+		rsl_set_error(t->err, "setting the port range: %s", strerror(errno));
+		return RSL_ESYS;
+	}
+	return RSL_OK;
 }
 
 uint64_t rsl_trace_lost(const struct rsl_trace *t)

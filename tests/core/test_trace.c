@@ -376,6 +376,38 @@ static void test_trace_two_readers(void **state)
 	close(hold);
 }
 
+/* rsl_trace_ports keeps only the events with a port in the range: the
+ * others are dropped in the kernel and never reach the ring. */
+static void test_trace_ports(void **state)
+{
+	struct rsl_trace *t = *state;
+	const struct rsl_rst_event *e;
+	uint16_t p1, p2, c1, c2, c3;
+	int hold1 = bound(AF_INET, &p1), hold2 = bound(AF_INET, &p2);
+	int a = bound(AF_INET, &c1), b = bound(AF_INET, &c2), c = bound(AF_INET, &c3);
+
+	assert_int_equal(rsl_trace_ports(t, p1, p1), RSL_OK);
+	assert_int_equal(connect_loop(b, AF_INET, p2), -1);     /* p2 > c2: outside */
+	assert_int_equal(connect_loop(a, AF_INET, p1), -1);     /* p1 > c1: inside */
+	assert_int_equal(wait_event(t, AF_INET, LO4, p1, LO4, c1, &e), 1);
+	/* the ring is in order: the earlier RST would be there by now */
+	assert_int_equal(count_events(t, AF_INET, LO4, p2, LO4, c2), 0);
+
+	assert_int_equal(rsl_trace_ports(t, 0, 0), RSL_OK);      /* every event again */
+	assert_int_equal(connect_loop(c, AF_INET, p2), -1);
+	assert_int_equal(wait_event(t, AF_INET, LO4, p2, LO4, c3, &e), 1);
+
+	assert_int_equal(rsl_trace_ports(t, 10, 5), RSL_EINVAL);
+	assert_int_equal(rsl_trace_ports(t, 0, 5), RSL_EINVAL);
+	assert_int_equal(rsl_trace_ports(t, 1, 70000), RSL_EINVAL);
+	assert_int_equal(rsl_trace_ports(NULL, 1, 2), RSL_ECLOSED);
+	close(a);
+	close(b);
+	close(c);
+	close(hold1);
+	close(hold2);
+}
+
 /* More RSTs than the ring holds, between two drains: the ones that did
  * not fit are counted as lost, never silently missing. */
 static void test_trace_lost(void **state)
@@ -487,6 +519,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_trace_listener_rst, setup_trace, teardown_trace),
 		cmocka_unit_test_setup_teardown(test_trace_mapped, setup_trace, teardown_trace),
 		cmocka_unit_test_setup_teardown(test_trace_two_readers, setup_trace, teardown_trace),
+		cmocka_unit_test_setup_teardown(test_trace_ports, setup_trace, teardown_trace),
 		cmocka_unit_test_setup_teardown(test_trace_lost, setup_trace, teardown_trace),
 		cmocka_unit_test(test_trace_killed_process_leaves_nothing),
 	};

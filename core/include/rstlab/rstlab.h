@@ -395,6 +395,11 @@ RSL_API int rsl_trace_check(char *why, size_t len);
  * the kernel lacks the event; RSL_ESYS otherwise; err says why. About a
  * millisecond; rsl_trace_close is immediate. */
 RSL_API int rsl_trace_open(struct rsl_trace **out, char *err, size_t errlen);
+/* Keep only the events with a port in [lo, hi] (source or destination),
+ * dropped in the kernel otherwise, so that RSTs elsewhere on the machine
+ * cannot fill t's ring; 0, 0 keeps every event (the default). RSL_OK,
+ * RSL_EINVAL for a bad range. */
+RSL_API int rsl_trace_ports(struct rsl_trace *t, int lo, int hi);
 /* The ring's fd, owned by t: readable (epoll, poll) when events wait. */
 RSL_API int rsl_trace_fd(const struct rsl_trace *t);
 /* Take what the ring holds now: RSL_OK, or RSL_ESYS with the reason in
