@@ -166,7 +166,8 @@ end
 -- or list): no other actor of the scenario can still act, no crafted
 -- segment is in flight, every socket at an endpoint, on every host, is in
 -- a quiet state (sock_diag), and the capture has caught up. Anything
--- uncertain says no: the quiet period is then waited out.
+-- uncertain says no: the quiet period is then waited out. false, secs
+-- when only the capture's silence is missing: ask again in secs.
 local function settled(sc, c, eps)
   local me = coroutine.running()
   for _, co in ipairs(sc.actors) do
@@ -192,7 +193,12 @@ local function settled(sc, c, eps)
       end
     end
   end
-  return n == 0 or now - c:packet(n).ts >= CAUGHT_UP
+  if n == 0 then return true end
+  local since = now - c:packet(n).ts
+  if since >= CAUGHT_UP then return true end
+  -- Everything else is proven: ask again as soon as the capture has been
+  -- silent long enough, not a whole settle step later.
+  return false, CAUGHT_UP - since
 end
 
 local EXPECT_KEYS = { timeout = true, from = true }

@@ -705,11 +705,12 @@ function expect.match(spec, binds, source, opts)
         -- sockets can still do says nothing of packets already sent.
         local p = pull(provable and source:now() or quiet_end)
         if p == nil and provable then
-          if source:settled() then
+          local settled, again = source:settled()
+          if settled then
             res.status, res.proven = "ok", source:now() - from
             break
           end
-          local dl = math.min(quiet_end, source:now() + expect.SETTLE_STEP)
+          local dl = math.min(quiet_end, source:now() + (again or expect.SETTLE_STEP))
           p = pull(dl)
           if p == nil and dl < quiet_end then goto continue end
         end
