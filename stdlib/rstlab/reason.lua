@@ -54,13 +54,15 @@ M.NONE_WINDOW = 2
 -- ---------------------------------------------------------------------
 -- the runner's pool of tracing instances
 
---- pool(jobs) -> { [slot] = instance name }: one name per job slot, empty
---- when the tracepoint cannot be read here (then every reason is
---- unchecked). The instances themselves are made by the scenarios.
-function M.pool(jobs)
+--- pool(jobs [, first]) -> { [slot] = instance name }: one name per job
+--- slot, empty when the tracepoint cannot be read here (then every reason
+--- is unchecked). The instances themselves are made by the scenarios.
+--- Slot k's instance is rstlab-PID-(first + k) (first: 0): two runs at
+--- once in one process (two runners of the C API) give distinct firsts.
+function M.pool(jobs, first)
   local pool = {}
   if core.prepare_tracing() then
-    for k = 1, jobs do pool[k] = "rstlab-" .. core.pid() .. "-" .. k end
+    for k = 1, jobs do pool[k] = "rstlab-" .. core.pid() .. "-" .. ((first or 0) + k) end
   end
   return pool
 end

@@ -257,7 +257,8 @@ local function timed_out(t, timeout)
 end
 
 --- M.run(decl, opts) -> result table { status = "pass"|"fail"|"error"|"skip",
---- message, where, details, traceback, unchecked, pcap, duration, logs,
+--- message, where, details, traceback, unchecked, pcap (the paths, joined
+--- by spaces), pcaps (the same as a list), duration, logs,
 --- captures (with opts.packets: capture_record of each capture) }.
 function M.run(decl, opts)
   opts = opts or {}
@@ -311,7 +312,7 @@ function M.run(decl, opts)
       local p = opts.pcap_path .. (i > 1 and ("-" .. i) or "") .. ".pcap"
       if cap.c:write(p) then paths[#paths + 1] = p end
     end
-    if #paths > 0 then r.pcap = table.concat(paths, " ") end
+    if #paths > 0 then r.pcap, r.pcaps = table.concat(paths, " "), paths end
   end
   if opts.packets then
     r.captures = {}

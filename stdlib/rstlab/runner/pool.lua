@@ -6,7 +6,8 @@
 --- The state shared with the run: { running = { [proc] = true }, slots =
 --- { [k] = title of the scenario slot k runs }, reaping, interrupted (the
 --- signal's name), exit (130 or 143), stop (start nothing new), pool (the
---- tracing instances), on_interrupt }.
+--- tracing instances), on_interrupt, on_reaped (called each time a
+--- reaping actor is done) }.
 
 local core = require "rstlab.core"
 local reason = require "rstlab.reason"
@@ -66,6 +67,7 @@ function M.run_child(state, job, deadline)
       proc:reap()
       state.running[proc] = nil
       state.reaping = state.reaping - 1
+      if state.on_reaped then state.on_reaped() end
     end)
     return rec
   end
