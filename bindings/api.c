@@ -95,8 +95,8 @@ static int call(struct rsl_runner *r, const char *fn, int nargs, int nres)
 		lua_settop(L, base);
 		return RSL_ESYS;
 	}
-	lua_remove(L, base + 1); /* the traceback */
-	for (int i = 0; i < nargs; i++)
+	/* Under the results: the arguments, then the traceback handler. */
+	for (int i = 0; i < nargs + 1; i++)
 		lua_remove(L, base + 1);
 	return RSL_OK;
 }

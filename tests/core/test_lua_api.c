@@ -696,6 +696,41 @@ static void test_api_host_loop_stop(void **state)
 	assert_nothing_left(fds);
 }
 
+static void stop_at_first(struct rsl_runner *r, size_t i, const struct rsl_result *res, void *ud)
+{
+	(*(int *)ud)++;
+	rsl_runner_stop(r);
+}
+
+/* rsl_runner_stop from inside on_result: nothing more starts (jobs 1). */
+static void test_api_stop_from_callback(void **state)
+{
+	struct rsl_runner_options o;
+	struct rsl_runner *r;
+	char err[RSL_ERRLEN];
+	int fds = count_fds(), seen = 0;
+
+	rsl_runner_options_init(&o);
+	o.jobs = 1;
+	assert_int_equal(rsl_runner_new(&o, &r, err, sizeof err), RSL_OK);
+	assert_int_equal(rsl_runner_load_string(r, "scenario('one', function(t) end)\n"
+	                                           "scenario('two', function(t) end)\n"
+	                                           "scenario('three', function(t) end)\n",
+	                                        "three.lua"), RSL_OK);
+	assert_int_equal(rsl_runner_start(r, NULL, stop_at_first, NULL, &seen), RSL_OK);
+	assert_int_equal(rsl_runner_wait(r), RSL_OK);
+	assert_int_equal(seen, 1);
+	assert_non_null(rsl_runner_result(r, 0));
+	assert_null(rsl_runner_result(r, 1));
+	assert_null(rsl_runner_result(r, 2));
+	/* Without the stop, all three run. */
+	seen = 0;
+	assert_int_equal(rsl_runner_run(r, NULL), RSL_OK);
+	assert_int_equal(rsl_runner_tally(r, RSL_STATUS_PASS), 3);
+	rsl_runner_free(r);
+	assert_nothing_left(fds);
+}
+
 /* Freeing a runner in the middle of a run kills and reaps its children. */
 static void test_api_free_during_run(void **state)
 {
@@ -726,6 +761,7 @@ int main(void)
 		cmocka_unit_test(test_api_two_runners_one_loop),
 		cmocka_unit_test(test_api_host_loop),
 		cmocka_unit_test(test_api_host_loop_stop),
+		cmocka_unit_test(test_api_stop_from_callback),
 		cmocka_unit_test(test_api_free_during_run),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -184,8 +184,10 @@ typedef void rsl_result_cb(struct rsl_runner *r, size_t i, const struct rsl_resu
                            void *ud);
 /* Called once when the run has ended and its processes are reaped: rc is
  * RSL_OK, or RSL_ESYS when the run itself broke (rsl_runner_error says
- * why). The runner may be used again from here on (a new start is fine);
- * it may not be freed inside the callback. */
+ * why). The runner is idle from here on (rsl_runner_busy is false), but
+ * like on_result this is a callback: start the next run after it has
+ * returned (from another watcher of the loop), and never free the runner
+ * inside it. */
 typedef void rsl_done_cb(struct rsl_runner *r, int rc, void *ud);
 
 /* Start running, as rsl_runner_run, and return at once: the scenarios run
