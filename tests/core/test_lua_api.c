@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ev.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -32,16 +33,14 @@
 
 /* ---- what a runner must leave behind: nothing ----------------------------- */
 
+/* Open descriptors, asked of the kernel one by one (not through /proc,
+ * so that the count cannot silently fail). */
 static int count_fds(void)
 {
 	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	if (d == NULL)
-		return -1;
-	for (struct dirent *de; (de = readdir(d)) != NULL;)
-		if (de->d_name[0] != '.')
+	for (int fd = 0; fd < 4096; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
 			n++;
-	closedir(d);
 	return n;
 }
 
