@@ -414,6 +414,13 @@ void rsl_runner_free(struct rsl_runner *r)
 		return;
 	r->on_result = NULL;
 	r->on_done = NULL;
+	/* A run in progress: kill its children and let it end as a stopped
+	 * run does (reaped, its tracing instances and empty run directory
+	 * removed). */
+	if (r->running && r->L != NULL) {
+		call(r, "stop", 0, 0);
+		call(r, "wait", 0, 0);
+	}
 	/* Closing the state finalizes every process object (kill and reap),
 	 * timer and watcher, stopping them on the loop. */
 	if (r->L != NULL)

@@ -63,6 +63,23 @@ static int count_instances(void)
 	return n;
 }
 
+/* Run directories of this process's runners ($TMPDIR/rstlab-PID-...):
+ * a run removes its own when no failing scenario left a capture in it. */
+static int count_run_dirs(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char prefix[64];
+	int n = 0;
+	DIR *d = opendir(tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+	assert_non_null(d);
+	snprintf(prefix, sizeof prefix, "rstlab-%d-", (int)getpid());
+	for (struct dirent *de; (de = readdir(d)) != NULL;)
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
 struct fixture {
 	int fds;
 	struct rsl_runner *r;
@@ -90,6 +107,7 @@ static void assert_nothing_left(int fds)
 	assert_int_equal(errno, ECHILD);
 	assert_int_equal(count_fds(), fds);
 	assert_int_equal(count_instances(), 0);
+	assert_int_equal(count_run_dirs(), 0);
 }
 
 static int teardown(void **state)
