@@ -574,6 +574,8 @@ int rsl_runner_wait(struct rsl_runner *r)
 	int rc;
 	if ((rc = refuse_busy(r, "wait for a run")) != RSL_OK)
 		return rc;
+	if (!r->running)
+		return RSL_OK;
 	if ((rc = call(r, "wait", 0, 0)) != RSL_OK)
 		return rc;
 	return r->done_rc;

@@ -195,8 +195,8 @@ typedef void rsl_done_cb(struct rsl_runner *r, int rc, void *ud);
  * with its own loop, inside rsl_runner_wait). on_result (may be NULL) and
  * on_done (may be NULL) are called from that loop, never from inside
  * rsl_runner_start; ud is passed to them. Inside them, reading the runner
- * and its results is fine; loading, running, waiting and freeing are not
- * (RSL_EBUSY). Same errors as rsl_runner_run, except those of the run.
+ * and its results, and rsl_runner_stop, are fine; loading, running and
+ * waiting are not (RSL_EBUSY), nor is freeing. Same errors as rsl_runner_run, except those of the run.
  *
  *   rsl_runner_start(r, NULL, on_result, on_done, &state);
  *   ev_run(loop, 0);   // returns once nothing is left to do
