@@ -440,6 +440,64 @@ static void test_api_pcap_dir_and_unchecked(void **state)
 	assert_nothing_left(fds);
 }
 
+/* strict: an unchecked clause fails the scenario. timeout: the default of
+ * a scenario without its own; time_scale multiplies both kinds. */
+static void test_api_strict_timeout_time_scale(void **state)
+{
+	struct rsl_runner_options o;
+	struct rsl_runner *r;
+	char err[RSL_ERRLEN];
+	int fds = count_fds();
+	const char *name = "the firewall's RST right after a dropped one: the reason is unchecked, "
+	                   "not borrowed";
+
+	rsl_runner_options_init(&o);
+	o.strict = true;
+	o.timeout = 0.2;
+	o.time_scale = 2;
+	assert_int_equal(rsl_runner_new(&o, &r, err, sizeof err), RSL_OK);
+	assert_int_equal(rsl_runner_load_file(r, RSTLAB_TEST_DATA "/../reasons/borrowed.lua"), RSL_OK);
+	assert_int_equal(rsl_runner_load_string(r, "scenario('own timeout', function(t) t:sleep(10) end,"
+	                                           " { timeout = 0.3 })\n"
+	                                           "scenario('default timeout', function(t) t:sleep(10) end)\n",
+	                                        "slow.lua"), RSL_OK);
+	assert_int_equal(rsl_runner_run(r, NULL), RSL_OK);
+	for (size_t i = 0; i < rsl_runner_count(r); i++) {
+		const struct rsl_result *res = rsl_runner_result(r, i);
+		assert_non_null(res);
+		if (strcmp(rsl_runner_name(r, i), name) == 0) {
+			/* passes without strict: test_api_pcap_dir_and_unchecked */
+			assert_int_equal(rsl_result_status(res), RSL_STATUS_FAIL);
+			assert_contains(rsl_result_message(res), "1 check could not be made");
+			assert_int_equal(rsl_result_unchecked_count(res), 1);
+			/* a failing scenario keeps its capture: remove it */
+			assert_int_equal(rsl_result_pcap_count(res), 1);
+			assert_int_equal(unlink(rsl_result_pcap(res, 0)), 0);
+		} else if (strcmp(rsl_runner_name(r, i), "own timeout") == 0) {
+			assert_int_equal(rsl_result_status(res), RSL_STATUS_TIMEOUT);
+			assert_contains(rsl_result_message(res), "scenario timed out after 0.6 s");
+		} else if (strcmp(rsl_runner_name(r, i), "default timeout") == 0) {
+			assert_int_equal(rsl_result_status(res), RSL_STATUS_TIMEOUT);
+			assert_contains(rsl_result_message(res), "scenario timed out after 0.4 s");
+		} else if (rsl_result_pcap_count(res) > 0) {
+			/* borrowed.lua's other scenario, strict too: remove any capture */
+			assert_int_equal(unlink(rsl_result_pcap(res, 0)), 0);
+		}
+	}
+	/* the run's directory, emptied above */
+	const struct rsl_result *first = NULL;
+	for (size_t i = 0; i < rsl_runner_count(r) && first == NULL; i++)
+		if (rsl_result_pcap_count(rsl_runner_result(r, i)) > 0)
+			first = rsl_runner_result(r, i);
+	assert_non_null(first);
+	char dir[512];
+	snprintf(dir, sizeof dir, "%s", rsl_result_pcap(first, 0));
+	*strrchr(dir, '/') = '\0';
+	assert_int_equal(rmdir(dir), 0);
+	rsl_runner_free(r);
+	assert_nothing_left(fds);
+}
+
 /* The default runs each scenario in a fresh network namespace: a port this
  * process holds on 127.0.0.1 is free there. RSL_ISOLATE_PROCESS runs it in
  * this process's namespace, where the kernel says EADDRINUSE. */
@@ -773,6 +831,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_api_unknown_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_api_results, setup, teardown),
 		cmocka_unit_test(test_api_pcap_dir_and_unchecked),
+		cmocka_unit_test(test_api_strict_timeout_time_scale),
 		cmocka_unit_test(test_api_isolation),
 		cmocka_unit_test(test_api_two_runners),
 		cmocka_unit_test(test_api_two_runners_one_loop),
