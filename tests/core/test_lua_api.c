@@ -265,6 +265,18 @@ static void test_api_syntax_error(void **state)
 	                 RSL_EINVAL);
 	assert_contains(rsl_runner_error(r), "twice.lua: already loaded");
 	assert_int_equal(rsl_runner_count(r), 1);
+
+	/* A top level that never ends: its child is killed at the deadline. */
+	struct rsl_runner_options o;
+	struct rsl_runner *quick;
+	char err[RSL_ERRLEN];
+	rsl_runner_options_init(&o);
+	o.timeout = 0.2;
+	assert_int_equal(rsl_runner_new(&o, &quick, err, sizeof err), RSL_OK);
+	assert_int_equal(rsl_runner_load_string(quick, "while true do end\n", "spins.lua"), RSL_ELOAD);
+	assert_contains(rsl_runner_error(quick), "loading the file did not finish");
+	assert_int_equal(rsl_runner_count(quick), 0);
+	rsl_runner_free(quick);
 }
 
 static void test_api_unknown_name(void **state)
