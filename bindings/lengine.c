@@ -64,6 +64,17 @@ void rsl_engine_open(lua_State *L)
 	lua_rawsetp(L, LUA_REGISTRYINDEX, &engine_key);
 }
 
+int rsl_engine_use_loop(lua_State *L, struct ev_loop *ev)
+{
+	struct rsl_engine *eng = rsl_engine_get(L);
+	struct rsl_loop *loop = rsl_loop_borrow(ev);
+	if (loop == NULL)
+		return RSL_ESYS;
+	rsl_loop_free(eng->loop);
+	eng->loop = loop;
+	return RSL_OK;
+}
+
 struct rsl_engine *rsl_engine_get(lua_State *L)
 {
 	lua_rawgetp(L, LUA_REGISTRYINDEX, &engine_key);

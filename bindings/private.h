@@ -39,6 +39,10 @@ struct rsl_engine {
 RSL_HIDDEN struct rsl_engine *rsl_engine_get(lua_State *L);
 /* Make the engine of L's state if it has none yet (the module opener). */
 RSL_HIDDEN void rsl_engine_open(lua_State *L);
+/* Run L's engine on the embedder's libev loop instead of its own (the C
+ * API's host loop): only right after opening, before any object is made
+ * on the engine's loop. RSL_OK, or RSL_ESYS when out of memory. */
+RSL_HIDDEN int rsl_engine_use_loop(lua_State *L, struct ev_loop *ev);
 /* Resume co from the loop with nargs values on its stack. An error that
  * escapes it is kept in eng->fatal for step(). */
 RSL_HIDDEN void rsl_engine_resume(struct rsl_engine *eng, lua_State *co, int nargs);

@@ -17,7 +17,12 @@
 
 struct rsl_loop {
 	struct ev_loop *ev;
+	bool borrowed;          /* ev is the embedder's: never destroyed here */
 };
+
+/* A loop over the embedder's libev loop (the C API's host loop): freeing
+ * it leaves ev alone. NULL when out of memory. */
+RSL_HIDDEN struct rsl_loop *rsl_loop_borrow(struct ev_loop *ev);
 
 /* Format an error message into buf (nothing when buf is NULL or len 0):
  * a sentence the user can read as it is, without the C function's name.

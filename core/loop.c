@@ -34,11 +34,22 @@ struct rsl_loop *rsl_loop_new(void)
 	return loop;
 }
 
+struct rsl_loop *rsl_loop_borrow(struct ev_loop *ev)
+{
+	struct rsl_loop *loop = calloc(1, sizeof *loop);
+	if (loop == NULL)
+		return NULL;
+	loop->ev = ev;
+	loop->borrowed = true;
+	return loop;
+}
+
 void rsl_loop_free(struct rsl_loop *loop)
 {
 	if (loop == NULL)
 		return;
-	ev_loop_destroy(loop->ev);
+	if (!loop->borrowed)
+		ev_loop_destroy(loop->ev);
 	free(loop);
 }
 

@@ -42,25 +42,43 @@ function M.scenario(name, fn, opts)
     where = info.short_src .. ":" .. info.currentline }
 end
 
---- load_file(path) -> list of declarations | nil, message. Runs the file's
---- top level with scenario() available as a global.
-function M.load_file(path)
-  -- The script's globals live in an environment of its own, where
-  -- scenario() is defined; the embedding program's globals are untouched.
-  -- os.exit would end the scenario process without a result: it raises.
-  local os_ = setmetatable({ exit = function()
-    error("os.exit() in a scenario file: end a scenario by returning, t:fail() or t:skip()", 2)
-  end }, { __index = os })
-  local env = setmetatable({ scenario = M.scenario, os = os_ }, { __index = _G })
-  local chunk, err = loadfile(path, "t", env)
-  if not chunk then return nil, err end
+-- Runs a compiled chunk's top level (its environment already set up by
+-- env()) and collects what it declared; what names the chunk in messages.
+local function declare(chunk, what)
   declared = {}
   local ok, e = xpcall(chunk, function(m) return debug.traceback(tostring(m), 2) end)
   local list = declared
   declared = nil
   if not ok then return nil, e end
-  if #list == 0 then return nil, path .. ": declares no scenario (call scenario(name, fn))" end
+  if #list == 0 then return nil, what .. ": declares no scenario (call scenario(name, fn))" end
   return list
+end
+
+-- The script's globals live in an environment of its own, where
+-- scenario() is defined; the embedding program's globals are untouched.
+-- os.exit would end the scenario process without a result: it raises.
+local function env()
+  local os_ = setmetatable({ exit = function()
+    error("os.exit() in a scenario file: end a scenario by returning, t:fail() or t:skip()", 2)
+  end }, { __index = os })
+  return setmetatable({ scenario = M.scenario, os = os_ }, { __index = _G })
+end
+
+--- load_file(path) -> list of declarations | nil, message. Runs the file's
+--- top level with scenario() available as a global.
+function M.load_file(path)
+  local chunk, err = loadfile(path, "t", env())
+  if not chunk then return nil, err end
+  return declare(chunk, path)
+end
+
+--- load_source(text, chunkname) -> list of declarations | nil, message:
+--- load_file for a script given as text; messages name it chunkname, as
+--- they would a file ("chunkname:12: ...").
+function M.load_source(text, chunkname)
+  local chunk, err = load(text, "@" .. chunkname, "t", env())
+  if not chunk then return nil, err end
+  return declare(chunk, chunkname)
 end
 
 --- run(files_or_opts) -> summary: run scenario files as the rstlab program

@@ -192,8 +192,7 @@ function Reasons:of(c, pkt)
   return e.reason
 end
 
---- r:close(): stop reading and remove an instance of this process's own
---- (tens of milliseconds: a scenario process reports first).
+--- r:close(): stop reading (closing the BPF program's descriptors).
 function Reasons:close()
   if self.state then core.trace_close() end
   self.state = nil

@@ -13,6 +13,7 @@
 ---   select.lua   which scenarios: collect files, filter, exclude, shard
 ---   console.lua  lines, colour, the progress line
 ---   run.lua      one run, from the paths to the summary and the reports
+---   api.lua      the Lua half of the C API (<rstlab/runner.h>, bindings/api.c)
 ---
 --- Reports for CI (TAP, JUnit, HTML) come from rstlab.report.
 

@@ -257,8 +257,8 @@ local function timed_out(t, timeout)
 end
 
 --- M.run(decl, opts) -> result table { status = "pass"|"fail"|"error"|"skip",
---- message, where, details, traceback, unchecked, pcap (the paths, space
---- separated), pcaps (the same as a list), duration, logs,
+--- message, where, details, traceback, unchecked, pcap (the paths, joined
+--- by spaces), pcaps (the same as a list), duration, logs,
 --- captures (with opts.packets: capture_record of each capture) }.
 function M.run(decl, opts)
   opts = opts or {}

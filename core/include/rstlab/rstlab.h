@@ -67,6 +67,9 @@ enum {
 	RSL_EMALFORMED = -5,/* a packet or text that cannot be decoded */
 	RSL_ESKIP = -6,     /* a packet that is not TCP: not an error */
 	RSL_EUNAVAIL = -7,  /* a kernel facility this machine does not offer */
+	RSL_EBUSY = -8,     /* not now: a run is in progress (runner.h) */
+	RSL_ENOTFOUND = -9, /* no such file, or no such scenario (runner.h) */
+	RSL_ELOAD = -10,    /* a script that does not load (runner.h) */
 };
 
 /* The library's version, "0.1.0": a static string. */

@@ -6,7 +6,9 @@
 --- pipe. A job is { mode = "list", file } (what does the file declare?) or
 --- { file, name, timeout (the runner's default, unscaled), time_scale,
 --- pcap_path, pcap_always, packets, exiting }, handed as is
---- to rstlab.scenario.run.
+--- to rstlab.scenario.run. Either kind may carry the script as text
+--- (source; file is then its chunk name), and a scenario job may ask to
+--- stay in the network namespace it was started in (no_sandbox).
 
 local core = require "rstlab.core"
 local rstlab = require "rstlab"
@@ -63,8 +65,14 @@ function M.deserialize(s)
 end
 
 -- mode "list": the names of the file's scenarios and their own timeouts.
+-- The declarations of the job's script: its file, or its text.
+local function load(job)
+  if job.source then return rstlab.load_source(job.source, job.file) end
+  return rstlab.load_file(job.file)
+end
+
 local function list(job)
-  local decls, err = rstlab.load_file(job.file)
+  local decls, err = load(job)
   if not decls then return { error = err } end
   local res = { names = {}, timeouts = {} }
   for i, d in ipairs(decls) do
@@ -81,13 +89,14 @@ function M.child_main(arg)
     core.report(M.serialize(list(job)))
     return 0
   end
-  local ok, err = core.sandbox_enter()
+  local ok, err = true, nil
+  if not job.no_sandbox then ok, err = core.sandbox_enter() end
   if not ok then
     core.report(M.serialize({ status = "error", message = "cannot enter a network namespace: " .. err }))
     return 0
   end
   local res
-  local decls, lerr = rstlab.load_file(job.file)
+  local decls, lerr = load(job)
   if not decls then
     res = { status = "error", message = lerr }
   else

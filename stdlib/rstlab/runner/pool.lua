@@ -6,7 +6,7 @@
 --- The state shared with the run: { running = { [proc] = true }, slots =
 --- { [k] = title of the scenario slot k runs }, reaping, interrupted (the
 --- signal's name), exit (130 or 143), stop (start nothing new),
---- on_interrupt }.
+--- on_interrupt, on_reaped (called each time a reaping actor is done) }.
 
 local core = require "rstlab.core"
 local child = require "rstlab.runner.child"
@@ -65,6 +65,7 @@ function M.run_child(state, job, deadline)
       proc:reap()
       state.running[proc] = nil
       state.reaping = state.reaping - 1
+      if state.on_reaped then state.on_reaped() end
     end)
     return rec
   end
