@@ -1,8 +1,8 @@
 # Run at install time (cmake/install.cmake): writes rstlab.pc for the prefix
 # being installed to, CMAKE_INSTALL_PREFIX here (`cmake --install --prefix`
 # included), and installs it (DESTDIR applies). Paths under the prefix are
-# written as ${prefix}/..., so `pkg-config --define-variable=prefix=DIR`
-# reads a tree staged with DESTDIR or moved elsewhere.
+# written as ${prefix}/..., the usual form; absolute GNUInstallDirs paths
+# (-DCMAKE_INSTALL_LIBDIR=/usr/lib64) as they are.
 set(prefix "${CMAKE_INSTALL_PREFIX}")
 foreach(d LIBDIR INCLUDEDIR)
   if(IS_ABSOLUTE "${RSTLAB_PC_${d}}")

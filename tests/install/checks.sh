@@ -1,8 +1,9 @@
 # What an installed tree must give its users, for tests/suite/test_install*.sh
 # (sourced after tests/suite/lib.sh): check_tree ROOT PREFIX LIBDIR checks
-# the tree installed for PREFIX that sits at ROOT ($DESTDIR$PREFIX; ROOT =
-# PREFIX without DESTDIR), LIBDIR relative to the prefix. Every program it
-# builds also runs, and a scenario must pass.
+# the tree installed for PREFIX, as it is seen at ROOT (the prefix itself;
+# test_install_usr.sh lays a DESTDIR staging tree over /usr first), LIBDIR
+# relative to the prefix. Every program it builds also runs, and a scenario
+# must pass.
 
 VERSION=$(sed -n 's/^project(rstlab VERSION \([0-9.]*\) .*/\1/p' "$SRC/CMakeLists.txt")
 # The soname's version: 0.MINOR while the major version is 0.
@@ -89,8 +90,7 @@ check_tree() {
   expect_line '^2 passed, 0 failed$'
 
   echo "-- C programs through pkg-config alone"
-  local pc=(env PKG_CONFIG_PATH="$lib/pkgconfig")
-  [ "$root" != "$prefix" ] && pc+=(pkg-config --define-variable=prefix="$root") || pc+=(pkg-config)
+  local pc=(env PKG_CONFIG_PATH="$lib/pkgconfig" pkg-config)
   run "${pc[@]}" --modversion rstlab
   expect_line "^${VERSION//./\\.}\$"
   run "${pc[@]}" --variable=libdir rstlab
