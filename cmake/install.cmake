@@ -60,7 +60,11 @@ target_link_libraries(rstlab_shared PRIVATE rstlab_lua PUBLIC rstlab_deps::lua)
 target_include_directories(rstlab_shared INTERFACE ${_rstlab_includes})
 set_target_properties(rstlab_shared PROPERTIES OUTPUT_NAME rstlab EXPORT_NAME rstlab
   LINKER_LANGUAGE C VERSION ${PROJECT_VERSION} SOVERSION ${RSTLAB_SOVERSION})
-target_link_options(rstlab_shared PRIVATE LINKER:--no-undefined)
+# Every symbol resolved at link time (not with sanitizers: clang leaves
+# their runtime to the executable).
+if(NOT RSTLAB_SANITIZERS AND NOT RSTLAB_FUZZ)
+  target_link_options(rstlab_shared PRIVATE LINKER:--no-undefined)
+endif()
 add_library(rstlab::rstlab ALIAS rstlab_shared)
 
 add_library(rstlab_static STATIC $<TARGET_OBJECTS:rstlab_core> $<TARGET_OBJECTS:rstlab_lua>)
