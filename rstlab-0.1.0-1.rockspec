@@ -16,6 +16,8 @@ source = {
 }
 description = {
    summary = "A Lua-driven TCP scenario engine: real kernel sockets in network namespaces",
+   -- No license field yet: the project has not chosen one (`luarocks lint`
+   -- asks for it; `luarocks make` does not).
    detailed = [[
       Each scenario is a short Lua script: real kernel sockets talk inside a
       private network namespace, and the script asserts on what the
