@@ -10,7 +10,8 @@ package = "rstlab"
 version = "0.1.0-1"
 source = {
    -- `luarocks make` builds the tree it is run in; `luarocks build` wants
-   -- this release's source archive here.
+   -- this release's source archive in the current directory:
+   --   git archive --prefix=rstlab-0.1.0/ -o rstlab-0.1.0.tar.gz HEAD
    url = "file://rstlab-0.1.0.tar.gz",
    dir = "rstlab-0.1.0",
 }
