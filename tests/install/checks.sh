@@ -78,6 +78,14 @@ check_tree() {
     bad "share/lua/5.4/rstlab/init.lua would shadow the module"
   run readelf -d "$lib/librstlab.so.$VERSION"
   expect_line "\(SONAME\).*\[librstlab\.so\.${SOVERSION//./\\.}\]"
+  # The API and nothing else: hidden visibility for all but RSL_API.
+  run sh -c "nm -D --defined-only '$lib/librstlab.so.$VERSION' | awk '{print \$3}'"
+  expect_status 0
+  expect_line '^rsl_version$'
+  expect_line '^luaopen_rstlab$'
+  run sh -c "nm -D --defined-only '$lib/librstlab.so.$VERSION' | awk '{print \$3}' |
+             grep -Ev '^(rsl_|luaopen_rstlab|__)'"
+  expect_status 1 # no other name (__: sanitizers' own, in a sanitized build)
   # Stock lua5.4 has Lua linked in: a second copy in the module would break.
   expect_not_needed "$lib/lua/5.4/rstlab.so" 'liblua'
 
