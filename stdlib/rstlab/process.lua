@@ -195,10 +195,44 @@ function Process:sockets()
   local list, m, c = self.host.ns:sockets()
   if not list then return nil, m, c end
   local keep = {}
+  self.seen = self.seen or {}
   for _, s in ipairs(list) do
-    if s.inode ~= 0 and mine[s.inode] then keep[#keep + 1] = s end
+    if s.inode ~= 0 and mine[s.inode] then
+      keep[#keep + 1] = s
+      if s.state ~= "LISTEN" and not self.seen[s.src .. " " .. s.dst] then
+        self.seen[s.src .. " " .. s.dst] = true
+        self.seen[#self.seen + 1] = s.src
+      end
+    end
   end
   return keep
+end
+
+--- p:endpoint() -> "ip:port" of the program's single connection (its
+--- local end) | nil, why: for expectations that bind a name to the
+--- process. While it runs, its sockets are looked up now (listeners left
+--- out); once it has exited, the connections seen by an earlier
+--- p:sockets() or p:endpoint() count. Zero or several: nil and why.
+function Process:endpoint()
+  local conns = {}
+  local live = self.u:status() == nil and not self.u:closed()
+  if live then
+    local list = self:sockets()
+    for _, s in ipairs(list or {}) do
+      if s.state ~= "LISTEN" then conns[#conns + 1] = s.src end
+    end
+  end
+  if #conns == 0 then
+    for _, a in ipairs(self.seen or {}) do conns[#conns + 1] = a end
+  end
+  local what = self.argv[1] .. " (pid " .. self.pid .. ")"
+  if #conns == 1 then return conns[1] end
+  if #conns == 0 then
+    return nil, what .. " has no TCP connection" .. (live and "" or
+      " (it has ended, none was seen while it ran and the capture does not single one out: bind \"ip:port\")")
+  end
+  return nil, what .. " has " .. #conns .. " TCP connections (" .. table.concat(conns, ", ")
+    .. "): bind one of them by \"ip:port\""
 end
 
 --- p:close(): the program, and every process it started, end now (the
