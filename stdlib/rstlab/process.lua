@@ -243,14 +243,26 @@ function Process:close()
   self.u:close()
 end
 
+-- What a result keeps of one stream: the whole of it up to this size,
+-- else its end (the reports show the last lines anyway).
+local RECORD_MAX = 1024 * 1024
+
 --- p:record() -> a plain table for the scenario's result: { argv, pid,
---- status ("exit 0", "signal 9", "running"...), timed_out, stdout, stderr }.
+--- status ("exit 0", "signal 9", "running"...), timed_out, timeout,
+--- stdout, stderr, stdout_bytes, stderr_bytes } (stdout and stderr: the
+--- last MiB of each at most; the _bytes fields count all of it).
 function Process:record()
   local how, n = self.u:status()
-  local status = how == nil and "running" or how == "lost" and "ended with the scenario"
+  local status = how == nil and "running" or how == "lost" and "ended with its scenario"
     or (how .. " " .. n)
-  return { argv = self.argv, pid = self.pid, status = status, timed_out = self.u:timed_out(),
-    timeout = self.timeout, stdout = self:stdout(), stderr = self:stderr() }
+  local r = { argv = self.argv, pid = self.pid, status = status, timed_out = self.u:timed_out(),
+    timeout = self.timeout }
+  for _, k in ipairs { "stdout", "stderr" } do
+    local text = self.u:output(k)
+    r[k .. "_bytes"] = #text
+    r[k] = #text > RECORD_MAX and text:sub(-RECORD_MAX) or text
+  end
+  return r
 end
 
 -- ---------------------------------------------------------------------
