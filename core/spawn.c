@@ -181,10 +181,12 @@ static void init_main(const struct rsl_spawn_opts *o, int in, int out, int errfd
 	if (child == 0)
 		program_child(o, in, out, errfd, ctl, xp);
 	/* Keep only the control socket and the signalfd. */
-	for (int fd = 0; fd < 1024; fd++)
-		if (fd != ctl && fd != sfd)
-			close(fd);
-	close_range(1024, ~0U, 0);
+	unsigned lo = (unsigned)(ctl < sfd ? ctl : sfd), hi = (unsigned)(ctl < sfd ? sfd : ctl);
+	if (lo > 0)
+		close_range(0, lo - 1, 0);
+	if (hi > lo + 1)
+		close_range(lo + 1, hi - 1, 0);
+	close_range(hi + 1, ~0U, 0);
 	for (;;) {
 		struct pollfd pf[2] = { { ctl, POLLIN, 0 }, { sfd, POLLIN, 0 } };
 		if (poll(pf, 2, -1) < 0) {
