@@ -392,24 +392,34 @@ static int lspawn_kill(lua_State *L)
 	return 1;
 }
 
-/* sp:socket_inodes() -> { inode, ... } | nil, msg, code: the sockets among
- * the program's open fds (/proc/PID/fd). */
+/* sp:socket_inodes() -> { inode, ... } | nil, msg, code: the sockets
+ * among the open fds (/proc/PID/fd) of every process of the program's
+ * namespace: the program and what it started. */
 static int lspawn_socket_inodes(lua_State *L)
 {
 	struct lspawn *p = check_spawn(L, 1);
 	char err[RSL_ERRLEN];
-	unsigned long *v;
-	size_t n;
-	if (p->closed || p->exited)
-		return rsl_push_fail(L, "ECLOSED", "the program has ended");
-	if (rsl_spawn_socket_inodes(p->s.pid, &v, &n, err, sizeof err) != RSL_OK)
+	pid_t *pids;
+	size_t np;
+	if (p->closed)
+		return rsl_push_fail(L, "ECLOSED", "the program's scenario has ended it");
+	if (rsl_spawn_members(&p->s, &pids, &np, err, sizeof err) != RSL_OK)
 		return rsl_push_errno(L, errno, err);
-	lua_createtable(L, (int)n, 0);
-	for (size_t i = 0; i < n; i++) {
-		lua_pushinteger(L, (lua_Integer)v[i]);
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	lua_newtable(L);
+	lua_Integer k = 0;
+	for (size_t i = 0; i < np; i++) {
+		unsigned long *v;
+		size_t n;
+		/* A process that ended meanwhile has no sockets any more. */
+		if (rsl_spawn_socket_inodes(pids[i], &v, &n, err, sizeof err) != RSL_OK)
+			continue;
+		for (size_t j = 0; j < n; j++) {
+			lua_pushinteger(L, (lua_Integer)v[j]);
+			lua_rawseti(L, -2, ++k);
+		}
+		free(v);
 	}
-	free(v);
+	free(pids);
 	return 1;
 }
 

@@ -144,6 +144,10 @@ RSL_HIDDEN int rsl_spawn_signal(struct rsl_spawn *s, int sig, bool all);
 /* End the namespace: every process in it dies, the init is reaped, the
  * fds closed. Idempotent. */
 RSL_HIDDEN void rsl_spawn_end(struct rsl_spawn *s);
+/* The processes of s's PID namespace but its init (the program and what
+ * it started), as the caller sees them; *out: caller frees. */
+RSL_HIDDEN int rsl_spawn_members(const struct rsl_spawn *s, pid_t **out, size_t *n, char *err,
+                                 size_t errlen);
 /* The inodes of the sockets among /proc/PID/fd; *out: caller frees. */
 RSL_HIDDEN int rsl_spawn_socket_inodes(pid_t pid, unsigned long **out, size_t *n, char *err,
                                        size_t errlen);

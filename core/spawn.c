@@ -478,3 +478,48 @@ int rsl_spawn_socket_inodes(pid_t pid, unsigned long **out, size_t *n, char *err
 	closedir(d);
 	return RSL_OK;
 }
+
+int rsl_spawn_members(const struct rsl_spawn *s, pid_t **out, size_t *n, char *err, size_t errlen)
+{
+	char path[64];
+	struct stat ns;
+	*out = NULL;
+	*n = 0;
+	snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)s->init_pid);
+	if (s->init_pid <= 0 || stat(path, &ns) < 0) {
+		seterr("%s: %s", path, s->init_pid <= 0 ? "no init" : strerror(errno));
+		return RSL_ESYS;
+	}
+	DIR *d = opendir("/proc");
+	if (d == NULL) {
+		seterr("/proc: %s", strerror(errno));
+		return RSL_ESYS;
+	}
+	size_t cap = 0;
+	for (struct dirent *de; (de = readdir(d)) != NULL;) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || pid <= 0 || pid == s->init_pid)
+			continue;
+		struct stat st;
+		snprintf(path, sizeof path, "/proc/%ld/ns/pid", pid);
+		if (stat(path, &st) < 0 || st.st_ino != ns.st_ino || st.st_dev != ns.st_dev)
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 8;
+			pid_t *v = realloc(*out, cap * sizeof *v);
+			if (v == NULL) {
+				closedir(d);
+				free(*out);
+				*out = NULL;
+				*n = 0;
+				seterr("out of memory");
+				return RSL_ESYS;
+			}
+			*out = v;
+		}
+		(*out)[(*n)++] = (pid_t)pid;
+	}
+	closedir(d);
+	return RSL_OK;
+}

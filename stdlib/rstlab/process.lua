@@ -185,8 +185,9 @@ function Process:kill(sig)
   return self.u:kill(n)
 end
 
---- p:sockets() -> the program's TCP sockets (the sockets among its open
---- fds, /proc/PID/fd, matched by inode against sock_diag of its host),
+--- p:sockets() -> the program's TCP sockets: the sockets among the open
+--- fds (/proc/PID/fd) of the program and of every process it started
+--- (its PID namespace), matched by inode against sock_diag of its host,
 --- each as h:sockets() gives them | nil, msg, code.
 function Process:sockets()
   local inodes, msg, code = self.u:socket_inodes()
@@ -217,7 +218,7 @@ end
 function Process:endpoint()
   local conns = {}
   local live = self.u:status() == nil and not self.u:closed()
-  if live then
+  if not self.u:closed() then -- what it started may hold it still
     local list = self:sockets()
     for _, s in ipairs(list or {}) do
       if s.state ~= "LISTEN" then conns[#conns + 1] = s.src end

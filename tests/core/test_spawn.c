@@ -222,6 +222,20 @@ static void test_spawn_end_kills_the_namespace(void **state)
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	/* init and the three sleeps outlive the parent */
 	assert_int_equal(in_namespace(ns), 4);
+	pid_t *pids;
+	size_t np;
+	char err[RSL_ERRLEN];
+	assert_int_equal(rsl_spawn_members(&s, &pids, &np, err, sizeof err), RSL_OK);
+	assert_int_equal(np, 3); /* the sleeps, not the init */
+	for (size_t i = 0; i < np; i++) {
+		snprintf(path, sizeof path, "/proc/%d/comm", (int)pids[i]);
+		FILE *f = fopen(path, "r");
+		assert_non_null(f);
+		assert_non_null(fgets(buf, sizeof buf, f));
+		fclose(f);
+		assert_string_equal(buf, "sleep\n");
+	}
+	free(pids);
 	rsl_spawn_end(&s);
 	assert_int_equal(in_namespace(ns), 0);
 	no_child_left();

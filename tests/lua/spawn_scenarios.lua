@@ -168,6 +168,12 @@ scenario("wait_listen: a real server on another host, its sockets, its log", fun
   t:ok(p:kill("INT"))
   local ok, how, n = p:wait({ timeout = 5 })
   t:eq(how, "exit", "python3 exits on SIGINT")
+  -- A listener of a process the program started counts as its own.
+  local q = assert(b:spawn({ "sh", "-c", "python3 -m http.server --bind 10.0.9.2 8081 & wait" }))
+  assert(b:wait_listen("10.0.9.2:8081", { timeout = 10 }))
+  socks = assert(q:sockets())
+  t:eq(#socks, 1, "the socket of the program's child")
+  t:eq(socks[1].src, "10.0.9.2:8081")
 end)
 
 -- A Python client that connects to addr, sends "hi", waits for one line,
