@@ -95,6 +95,67 @@ static int lift(int fd, int floor)
 	return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, floor);
 }
 
+/* execve, or with "sh" for a script without "#!" (as execvp does). */
+static int exec_one(const char *path, const struct rsl_spawn_opts *o, char *const *envp)
+{
+	execve(path, (char *const *)o->argv, envp);
+	int e = errno;
+	if (e == ENOEXEC) {
+		size_t argc = 0;
+		while (o->argv[argc] != NULL)
+			argc++;
+		const char *v[argc + 2];
+		v[0] = "sh";
+		v[1] = path;
+		for (size_t i = 1; i <= argc; i++)
+			v[i + 1] = o->argv[i];
+		execve("/bin/sh", (char *const *)v, envp);
+	}
+	return e;
+}
+
+/* Run argv[0] as execvp would, but looked up in the PATH of the program's
+ * own environment (glibc's execvpe takes the caller's): a PATH set in
+ * env = {} is the one used. Returns the errno to report. */
+static int exec_path(const struct rsl_spawn_opts *o)
+{
+	extern char **environ;
+	char *const *envp = o->envp != NULL ? (char *const *)o->envp : environ;
+	const char *name = o->argv[0];
+	if (strchr(name, '/') != NULL)
+		return exec_one(name, o, envp);
+	const char *path = "/usr/local/bin:/usr/bin:/bin";
+	for (char *const *e = envp; *e != NULL; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			path = *e + 5;
+	size_t nlen = strlen(name);
+	int err = ENOENT;
+	bool denied = false;
+	for (const char *p = path;;) {
+		const char *end = strchrnul(p, ':');
+		size_t dlen = (size_t)(end - p);
+		const char *dir = dlen > 0 ? p : "."; /* an empty entry: the working directory */
+		if (dlen == 0)
+			dlen = 1;
+		char full[PATH_MAX];
+		if (dlen + 1 + nlen + 1 <= sizeof full) {
+			memcpy(full, dir, dlen);
+			full[dlen] = '/';
+			memcpy(full + dlen + 1, name, nlen + 1);
+			err = exec_one(full, o, envp);
+			if (err == EACCES)
+				denied = true;
+			else if (err != ENOENT && err != ENOTDIR && err != ESTALE && err != ENODEV
+			         && err != ETIMEDOUT)
+				return err; /* found, and it failed: as execvp, stop */
+		}
+		if (*end == '\0')
+			break;
+		p = end + 1;
+	}
+	return denied ? EACCES : err;
+}
+
 /* The program's child: stdio, cwd, signals back to defaults, exec. */
 static void program_child(const struct rsl_spawn_opts *o, int in, int out, int errfd, int ctl,
                           int xp)
@@ -136,11 +197,7 @@ static void program_child(const struct rsl_spawn_opts *o, int in, int out, int e
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (o->envp != NULL)
-		execvpe(o->argv[0], (char *const *)o->argv, (char *const *)o->envp);
-	else
-		execvp(o->argv[0], (char *const *)o->argv);
-	report_fail(xp, STEP_EXEC, errno);
+	report_fail(xp, STEP_EXEC, exec_path(o));
 	_exit(127);
 }
 

@@ -240,7 +240,8 @@ end
 -- programs
 
 --- h:spawn(argv [, { env =, cwd =, stdin =, timeout = }]) -> Process |
---- nil, msg, code: runs a real program (argv[1] looked up in PATH) in this
+--- nil, msg, code: runs a real program (argv[1] looked up in the PATH of
+--- its environment, env.PATH when given) in this
 --- host's network namespace, everything else as the runner sees it; it
 --- and whatever it starts end with the scenario (see rstlab.process).
 ---   env      { NAME = "value" | false }: set or remove names of the

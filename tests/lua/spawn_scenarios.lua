@@ -30,8 +30,9 @@ scenario("spawn failure: ENOENT for a missing program, EACCES for a file without
   t:eq(p, nil, "no process object")
   t:eq(code, "ENOENT")
   t:ok(msg:find("/nonexistent/rstlab-no-such-program", 1, true), "the message names the program", msg)
-  -- Through PATH, as execvp looks it up.
-  p, msg, code = h:spawn({ "rstlab-no-such-program-" .. MARKER })
+  -- Through PATH, as execvp looks it up (a PATH of readable directories:
+  -- one the user may not search makes it EACCES, as in a shell).
+  p, msg, code = h:spawn({ "rstlab-no-such-program-" .. MARKER }, { env = { PATH = "/usr/bin:/bin" } })
   t:eq(code, "ENOENT", "a name PATH does not have")
   -- A file that is not executable.
   local path = os.tmpname()
@@ -126,6 +127,21 @@ scenario("env, cwd and stdin", function(t)
     env = { RSTLAB_T = "v=1 two", HOME = false }, cwd = "/usr/bin", stdin = "in1\nin2\n" }))
   t:eq(select(3, p:wait({ timeout = 5 })), 0)
   t:eq(p:stdout(), "[v=1 two] [unset] /usr/bin\nin1\nin2\nsh\n")
+  -- The program is looked up in the PATH of its own environment, and a
+  -- script without "#!" runs with sh, as execvp does.
+  local dir = os.tmpname()
+  os.remove(dir)
+  os.execute("mkdir " .. dir)
+  local f = assert(io.open(dir .. "/rstlab-tool", "w"))
+  f:write("echo tool $1\n")
+  f:close()
+  os.execute("chmod 755 " .. dir .. "/rstlab-tool")
+  local r, msg = t.host:spawn({ "rstlab-tool", "x" }, { env = { PATH = dir } })
+  local done = r and select(3, r:wait({ timeout = 5 }))
+  os.execute("rm -rf " .. dir)
+  t:ok(r, "spawned through env.PATH", msg)
+  t:eq(done, 0)
+  t:eq(r:stdout(), "tool x\n")
   -- Without stdin, /dev/null: cat ends at once.
   local q = assert(t.host:spawn({ "cat" }))
   t:eq(select(3, q:wait({ timeout = 5 })), 0)
