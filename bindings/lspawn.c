@@ -73,11 +73,13 @@ static int buf_add(struct buf *b, const char *data, size_t n)
 	return 0;
 }
 
-/* Read one stream until the pipe is empty. */
+/* Read one stream until the pipe is empty, or 1 MiB at a time: a program
+ * that writes without pause must not keep the loop (or a close) here; the
+ * watcher is level-triggered and comes back. */
 static void drain(struct lspawn *p, ev_io *io, struct buf *b, int *fd)
 {
 	char chunk[65536];
-	for (;;) {
+	for (int round = 0; round < 16; round++) {
 		ssize_t n = read(*fd, chunk, sizeof chunk);
 		if (n > 0) {
 			if (buf_add(b, chunk, (size_t)n) < 0)

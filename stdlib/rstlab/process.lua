@@ -147,7 +147,7 @@ local function exec_result(self)
   local how, n = self.u:status()
   if how == nil then return nil end
   if how == "lost" then
-    return true, core.fail("ECLOSED", self.argv[1] .. " was ended with its scenario before it exited")
+    return true, core.fail("ECLOSED", self.argv[1] .. " was ended (p:close() or the end of its scenario) before it exited")
   end
   if how == "exit" then return true, n == 0 or nil, "exit", n end
   return true, nil, "signal", n

@@ -4,6 +4,7 @@
 -- ("sleep 4242.<marker>" is a process no one else runs).
 
 local MARKER = "@MARKER@"
+local core = require "rstlab.core"
 
 -- How many processes of the machine have marker in their command line
 -- (the scenario process sees the runner's /proc).
@@ -76,6 +77,16 @@ scenario("megabytes on stdout and stderr: no deadlock, every byte kept", functio
   t:eq(#err, 3000000, "stderr bytes")
   t:eq(out:find("[^o]"), 5000001, "stdout holds what was written")
   t:eq(err:find("[^e]"), nil, "stderr holds what was written")
+  -- A program that writes without pause does not keep the loop: a line
+  -- comes, a timer fires, close ends it.
+  local y = assert(t.host:spawn({ "yes" }))
+  t:eq(y:read_line({ timeout = 5 }), "y")
+  local slept = core.now()
+  core.sleep(0.05)
+  t:ok(core.now() - slept < 2, "the loop runs while yes writes")
+  y:close()
+  t:eq(select(3, y:wait()), "ECLOSED", "yes ended by close, before any exit status")
+  t:ok(#y:stdout() >= 2, "what it wrote stays")
 end)
 
 scenario("grandchildren that outlive their parent end with the scenario", function(t)
