@@ -78,6 +78,28 @@ kill_run() {
 
 kill_run
 
+# The console report of a failed scenario shows its programs: command,
+# pid, how each ended, the last lines of stdout and stderr.
+cat >"$TMP/shown.lua" <<'EOF'
+scenario("a failure shows its programs", function(t)
+  local p = assert(t.host:spawn({ "sh", "-c", "seq 1 50; echo oops >&2; exit 3" }))
+  p:wait()
+  local q = assert(t.host:spawn({ "sleep", "60" }, { timeout = 0.2 }))
+  q:wait()
+  t:eq(p:stdout():sub(1, 2), "no", "a deliberate failure")
+end)
+EOF
+run "$RSTLAB" "$TMP/shown.lua"
+expect_status 1
+expect_line '^      program: sh -c seq 1 50; echo oops >&2; exit 3 \(pid [0-9]+\): exit 3$'
+expect_line '^        stdout \(its last 40 lines of 141 bytes\):$'
+expect_line '^        \| 11$'
+expect_no_line '^        \| 10$'
+expect_line '^        \| 50$'
+expect_line '^        stderr:$'
+expect_line '^        \| oops$'
+expect_line '^      program: sleep 60 \(pid [0-9]+\): signal 9, killed at its timeout \(0.2 s\)$'
+
 # Rootless: the runner makes a user namespace for each scenario.
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null \
    && setpriv --reuid=nobody --regid=nogroup --clear-groups unshare -Urn true 2>/dev/null \
