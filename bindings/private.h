@@ -22,6 +22,7 @@
 #define RSL_MT_TIMER "rstlab.Timer"
 #define RSL_MT_SIGNAL "rstlab.Signal"
 #define RSL_MT_ENGINE "rstlab.Engine"
+#define RSL_MT_SPAWN "rstlab.Spawn"
 
 /* ---- the engine: one per Lua state ------------------------------------ */
 
@@ -138,6 +139,7 @@ RSL_HIDDEN void rsl_open_timer(lua_State *L);   /* ltimer.c: timers, signals */
 RSL_HIDDEN void rsl_open_trace(lua_State *L);   /* ltrace.c */
 RSL_HIDDEN void rsl_open_sandbox(lua_State *L); /* lsandbox.c */
 RSL_HIDDEN void rsl_open_craft(lua_State *L);   /* lcraft.c: crafted segments */
+RSL_HIDDEN void rsl_open_spawn(lua_State *L);   /* lspawn.c: spawned programs */
 /* lproc.c. open_state opens the library in a forked child's new Lua
  * state (luaopen_rstlab, given by the opener: lproc.c does not call it). */
 RSL_HIDDEN void rsl_open_proc(lua_State *L, lua_CFunction open_state);

@@ -22,6 +22,7 @@ int luaopen_rstlab_core(lua_State *L)
 	rsl_open_trace(L);
 	rsl_open_sandbox(L);
 	rsl_open_craft(L);
+	rsl_open_spawn(L);
 	lua_pushstring(L, rsl_version());
 	lua_setfield(L, -2, "version");
 	return 1;

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #define RSL_HIDDEN __attribute__((visibility("hidden")))
 
@@ -105,5 +106,46 @@ RSL_HIDDEN void rsl_sock_call_run(struct rsl_sock_call *c);
  * or RSL_ESYS. ACCEPT fills out (a closed socket object). */
 RSL_HIDDEN int rsl_sock_call_apply(struct rsl_sock *s, struct rsl_sock_call *c,
                                    struct rsl_sock *out);
+
+
+/* ---- spawned programs (spawn.c) ------------------------------------------ */
+
+/* What to run: argv[0] is looked up in PATH as execvp does. */
+struct rsl_spawn_opts {
+	const char *const *argv;   /* NULL-terminated */
+	const char *const *envp;   /* NULL-terminated, or NULL: the caller's environ */
+	const char *cwd;           /* NULL: the caller's */
+	const void *stdin_data;    /* NULL: /dev/null */
+	size_t stdin_len;
+	int nsfd;                  /* network namespace; -1: the caller's */
+};
+
+/* A running program and its PID namespace. The fds are the caller's to
+ * watch (nonblocking, close-on-exec); rsl_spawn_end closes them. */
+struct rsl_spawn {
+	pid_t init_pid;            /* the namespace's init, as the caller sees it */
+	pid_t pid;                 /* the program, as the caller sees it */
+	int out_fd, err_fd;        /* read ends of the program's stdout, stderr */
+	int ctl_fd;                /* readable when the program's status came */
+};
+
+/* Start o->argv in a new PID and mount namespace (its /proc its own) in
+ * o->nsfd's network namespace. RSL_OK, or a failure with the errno of the
+ * step that failed (the exec's own: ENOENT, EACCES...) in *errnum and a
+ * message in err; nothing is left running then. */
+RSL_HIDDEN int rsl_spawn_start(const struct rsl_spawn_opts *o, struct rsl_spawn *out,
+                               int *errnum, char *err, size_t errlen);
+/* The program's wait status once it has exited: RSL_OK, RSL_EAGAIN (not
+ * yet), RSL_ECLOSED (the init is gone: no status will come). */
+RSL_HIDDEN int rsl_spawn_status(struct rsl_spawn *s, int *status);
+/* Signal the program (all false: only the program, if not reaped yet) or
+ * every process of its namespace (all true). */
+RSL_HIDDEN int rsl_spawn_signal(struct rsl_spawn *s, int sig, bool all);
+/* End the namespace: every process in it dies, the init is reaped, the
+ * fds closed. Idempotent. */
+RSL_HIDDEN void rsl_spawn_end(struct rsl_spawn *s);
+/* The inodes of the sockets among /proc/PID/fd; *out: caller frees. */
+RSL_HIDDEN int rsl_spawn_socket_inodes(pid_t pid, unsigned long **out, size_t *n, char *err,
+                                       size_t errlen);
 
 #endif

@@ -23,6 +23,7 @@ local failure = require "rstlab.failure"
 local segment = require "rstlab.segment"
 local counters = require "rstlab.counters"
 local tcpflags = require "rstlab.tcpflags"
+local process = require "rstlab.process"
 
 local M = {}
 
@@ -233,6 +234,33 @@ function Host:capture(opts)
   if not cap then return nil, msg, code end
   if not opts.iface then self.following[#self.following + 1] = cap end
   return cap
+end
+
+-- ---------------------------------------------------------------------
+-- programs
+
+--- h:spawn(argv [, { env =, cwd =, stdin =, timeout = }]) -> Process |
+--- nil, msg, code: runs a real program (argv[1] looked up in PATH) in this
+--- host's network namespace, everything else as the runner sees it; it
+--- and whatever it starts end with the scenario (see rstlab.process).
+---   env      { NAME = "value" | false }: set or remove names of the
+---            runner's environment
+---   cwd      its working directory
+---   stdin    a string: its whole stdin (default: /dev/null)
+---   timeout  seconds: then it is killed (SIGKILL), p.timed_out says so
+--- A program that cannot be run: nil, msg, and the exec's errno name
+--- ("ENOENT", "EACCES", ...).
+function Host:spawn(argv, opts)
+  if self.down then error("spawn: host " .. self.name .. " is down (crashed)", 2) end
+  return process.spawn(self, argv, opts)
+end
+
+--- h:wait_listen(addr [, { timeout = s }]) -> true | nil, msg, "TIMEOUT":
+--- returns once a TCP socket of this host listens where a connection to
+--- addr ("ip:port", or a port number: any address) would reach it (a
+--- listener on 0.0.0.0 or :: counts). Default timeout 10 s.
+function Host:wait_listen(addr, opts)
+  return process.wait_listen(self, addr, opts)
 end
 
 -- ---------------------------------------------------------------------
