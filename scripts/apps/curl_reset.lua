@@ -44,7 +44,7 @@ scenario("curl: the server resets after 100 of 1000 bytes: exit 56, Recv failure
 
   -- curl's kernel has the response (its ACK is on the wire) before the RST
   -- goes: the reset cuts the body short, not the headers.
-  local binds = { C = p, S = conn }
+  local binds = { C = conn.peer, S = conn }
   cap:expect(binds, string.format([[
     C > S  [S]    seq 0
     S > C  [S.]   seq 0 ack 1
@@ -56,7 +56,7 @@ scenario("curl: the server resets after 100 of 1000 bytes: exit 56, Recv failure
   ]], #req, #req + 1, #req + 1, #resp, #resp + 1))
 
   t:ok(conn:set{ linger = 0 })
-  conn:close(); t:mark("reset")
+  t:mark("reset"); conn:close()                     -- the RST leaves inside close()
 
   local ok, how, code = p:wait({ timeout = 5 })
   t:eq(ok, nil, "curl's success"); t:eq(how, "exit"); t:eq(code, 56, "curl's exit status")
