@@ -30,6 +30,11 @@
 --     127.0.0.1 - - [29/Nov/2026 13:37:44] "GET / HTTP/1.0" 200 -
 --
 -- On the wire each reset is the client's `[R.]`, reason TCP_STATE.
+--
+-- PYTHONUNBUFFERED=1: Python's stdout into a pipe is block-buffered, so
+-- without it the "Serving HTTP on ..." line stays in the program's buffer
+-- (watched by hand: nothing in the pipe after a request was served, and
+-- nothing at all once SIGTERM ended the server). stderr is line-buffered.
 
 local tcpflags = require "rstlab.tcpflags"
 
@@ -57,8 +62,10 @@ scenario("python3 -m http.server: clients reset after connecting and mid-request
   local addr = "127.0.0.1:" .. h:unused_port()
   local port = addr:match("%d+$")
   local p = assert(h:spawn({ PYTHON, "-m", "http.server", "-b", "127.0.0.1", port },
-                           { cwd = HERE, timeout = 20 }))
+                           { cwd = HERE, env = { PYTHONUNBUFFERED = "1" }, timeout = 20 }))
   assert(h:wait_listen(addr, { timeout = 10 }))
+  t:eq(p:read_line("stdout", { timeout = 5 }),
+       "Serving HTTP on 127.0.0.1 port " .. port .. " (http://" .. addr .. "/) ...")
 
   -- 1. Connect, then reset before sending anything.
   t:mark("c1")
