@@ -21,6 +21,7 @@ local failure = require "rstlab.failure"
 local ladder = require "rstlab.ladder"
 local segment = require "rstlab.segment"
 local socket = require "rstlab.socket"
+local process = require "rstlab.process"
 
 local M = {}
 
@@ -92,7 +93,47 @@ function Capture:close() self.c:close() end
 -- it had: each connect attempt of a socket has a port of its own), a
 -- string "ip:port" or a list of them. One endpoint as a string, several as
 -- a list.
-local function endpoint(name, v)
+-- The local end of an ended program's single connection, found in the
+-- capture: the connections (by packets' src and dst) with one end that no
+-- Socket of the script ever had and whose address is one of the program's
+-- host (loopback too when the capture is on that host). nil, why when
+-- there is not exactly one.
+local function program_in_capture(cap, p)
+  if not cap then return nil end
+  local owned = {}
+  for _, o in ipairs(cap.scenario.objects) do
+    if socket.is(o) then
+      for _, a in ipairs(o.addrs or {}) do owned[a] = true end
+      if type(o.addr) == "string" then owned[o.addr] = true end
+    end
+  end
+  local mine = {}
+  for _, a in ipairs(p.host.addrs) do mine[a.ip] = true end
+  local function on_host(ep)
+    local ip = ep:match("^%[?(.-)%]?:%d+$")
+    if mine[ip] then return true end
+    return cap.host == p.host and (ip:match("^127%.") or ip == "::1") and true or false
+  end
+  local conns, found = {}, {}
+  for _, pk in ipairs(cap:packets()) do
+    for _, ep in ipairs { pk.src, pk.dst } do
+      local other = ep == pk.src and pk.dst or pk.src
+      if not owned[ep] and on_host(ep) then
+        local key = ep < other and (ep .. " " .. other) or (other .. " " .. ep)
+        if not conns[key] then
+          conns[key] = ep
+          found[#found + 1] = ep
+        elseif conns[key] ~= ep then
+          return nil -- both ends unowned: two programs, or not ours to tell
+        end
+      end
+    end
+  end
+  if #found == 1 then return found[1] end
+  return nil
+end
+
+local function endpoint(name, v, cap)
   local function addr(a)
     if type(a) ~= "string" or not core.parse_addr(a) then
       error("expect: endpoint " .. tostring(name) .. " = " .. string.format("%q", tostring(a))
@@ -108,6 +149,11 @@ local function endpoint(name, v)
     if type(v.addr) == "string" then return v.addr end
     error("expect: endpoint " .. tostring(name) .. " is a socket without a local address yet "
       .. "(bound or connected sockets have one)", 4)
+  elseif process.is(v) then
+    local a, why = v:endpoint()
+    a = a or (why:find("has no TCP connection", 1, true) and program_in_capture(cap, v))
+    if not a then error("expect: endpoint " .. tostring(name) .. ": " .. why, 4) end
+    return a
   elseif type(v) == "table" and #v > 0 then
     local eps = {}
     for i, a in ipairs(v) do eps[i] = addr(a) end
@@ -116,13 +162,13 @@ local function endpoint(name, v)
     local ok, a = pcall(function() return v.addr end)
     if ok and type(a) == "string" then return a end
   end
-  error("expect: endpoint " .. tostring(name) .. " must be a socket, \"ip:port\" or a list of them, got "
+  error("expect: endpoint " .. tostring(name) .. " must be a socket, a process, \"ip:port\" or a list of them, got "
     .. type(v), 4)
 end
 
-local function endpoints(binds)
+local function endpoints(binds, cap)
   local eps = {}
-  for name, v in pairs(binds) do eps[name] = endpoint(name, v) end
+  for name, v in pairs(binds) do eps[name] = endpoint(name, v, cap) end
   return eps
 end
 
@@ -218,7 +264,7 @@ function Capture:expect(binds, text, opts)
   end
   local ok, spec = pcall(expect.parse, text, binds)
   if not ok then line_error(spec) end
-  local eps = endpoints(binds)
+  local eps = endpoints(binds, self)
   local c = self.c
   local source = {}
   function source.now() return core.wallclock() end
@@ -253,7 +299,7 @@ end
 --- cap:ladder(binds) -> the capture as a ladder diagram (text).
 function Capture:ladder(binds)
   check.arg(binds, "table", "ladder", 1)
-  return ladder.render(self:packets(), endpoints(binds), {})
+  return ladder.render(self:packets(), endpoints(binds, self), {})
 end
 
 --- default_binds(packets) -> { A = first sender, B = its peer }: names for

@@ -195,10 +195,44 @@ function Process:sockets()
   local list, m, c = self.host.ns:sockets()
   if not list then return nil, m, c end
   local keep = {}
+  self.seen = self.seen or {}
   for _, s in ipairs(list) do
-    if s.inode ~= 0 and mine[s.inode] then keep[#keep + 1] = s end
+    if s.inode ~= 0 and mine[s.inode] then
+      keep[#keep + 1] = s
+      if s.state ~= "LISTEN" and not self.seen[s.src .. " " .. s.dst] then
+        self.seen[s.src .. " " .. s.dst] = true
+        self.seen[#self.seen + 1] = s.src
+      end
+    end
   end
   return keep
+end
+
+--- p:endpoint() -> "ip:port" of the program's single connection (its
+--- local end) | nil, why: for expectations that bind a name to the
+--- process. While it runs, its sockets are looked up now (listeners left
+--- out); once it has exited, the connections seen by an earlier
+--- p:sockets() or p:endpoint() count. Zero or several: nil and why.
+function Process:endpoint()
+  local conns = {}
+  local live = self.u:status() == nil and not self.u:closed()
+  if live then
+    local list = self:sockets()
+    for _, s in ipairs(list or {}) do
+      if s.state ~= "LISTEN" then conns[#conns + 1] = s.src end
+    end
+  end
+  if #conns == 0 then
+    for _, a in ipairs(self.seen or {}) do conns[#conns + 1] = a end
+  end
+  local what = self.argv[1] .. " (pid " .. self.pid .. ")"
+  if #conns == 1 then return conns[1] end
+  if #conns == 0 then
+    return nil, what .. " has no TCP connection" .. (live and "" or
+      " (it has ended, none was seen while it ran and the capture does not single one out: bind \"ip:port\")")
+  end
+  return nil, what .. " has " .. #conns .. " TCP connections (" .. table.concat(conns, ", ")
+    .. "): bind one of them by \"ip:port\""
 end
 
 --- p:close(): the program, and every process it started, end now (the
@@ -209,14 +243,26 @@ function Process:close()
   self.u:close()
 end
 
+-- What a result keeps of one stream: the whole of it up to this size,
+-- else its end (the reports show the last lines anyway).
+local RECORD_MAX = 1024 * 1024
+
 --- p:record() -> a plain table for the scenario's result: { argv, pid,
---- status ("exit 0", "signal 9", "running"...), timed_out, stdout, stderr }.
+--- status ("exit 0", "signal 9", "running"...), timed_out, timeout,
+--- stdout, stderr, stdout_bytes, stderr_bytes } (stdout and stderr: the
+--- last MiB of each at most; the _bytes fields count all of it).
 function Process:record()
   local how, n = self.u:status()
-  local status = how == nil and "running" or how == "lost" and "ended with the scenario"
+  local status = how == nil and "running" or how == "lost" and "ended with its scenario"
     or (how .. " " .. n)
-  return { argv = self.argv, pid = self.pid, status = status, timed_out = self.u:timed_out(),
-    timeout = self.timeout, stdout = self:stdout(), stderr = self:stderr() }
+  local r = { argv = self.argv, pid = self.pid, status = status, timed_out = self.u:timed_out(),
+    timeout = self.timeout }
+  for _, k in ipairs { "stdout", "stderr" } do
+    local text = self.u:output(k)
+    r[k .. "_bytes"] = #text
+    r[k] = #text > RECORD_MAX and text:sub(-RECORD_MAX) or text
+  end
+  return r
 end
 
 -- ---------------------------------------------------------------------

@@ -21,6 +21,7 @@ local ladder = require "rstlab.ladder"
 local link = require "rstlab.link"
 local reason = require "rstlab.reason"
 local socket = require "rstlab.socket"
+local process = require "rstlab.process"
 
 local M = {}
 
@@ -258,7 +259,8 @@ end
 
 --- M.run(decl, opts) -> result table { status = "pass"|"fail"|"error"|"skip",
 --- message, where, details, traceback, unchecked, pcap, duration, logs,
---- captures (with opts.packets: capture_record of each capture) }.
+--- captures (with opts.packets: capture_record of each capture),
+--- programs (each spawned program's p:record()) }.
 function M.run(decl, opts)
   opts = opts or {}
   local scale = opts.time_scale or 1
@@ -313,6 +315,13 @@ function M.run(decl, opts)
     end
     if #paths > 0 then r.pcap = table.concat(paths, " ") end
   end
+  -- The programs the scenario spawned, with what they wrote (the reports
+  -- show it). Taken before they are ended below: a program still running
+  -- says "running".
+  if t.programs then
+    r.programs = {}
+    for i, p in ipairs(t.programs) do r.programs[i] = p:record() end
+  end
   if opts.packets then
     r.captures = {}
     for i, cap in ipairs(t.captures) do r.captures[i] = capture.record(cap) end
@@ -329,7 +338,7 @@ function M.run(decl, opts)
   -- the kernel: closing a packet socket takes tens of milliseconds.
   for i = #t.objects, 1, -1 do
     local o = t.objects[i]
-    if socket.is(o) or not opts.exiting then o:close() end
+    if socket.is(o) or process.is(o) or not opts.exiting then o:close() end
   end
   if not opts.exiting then t.reasons:close() end
   return r

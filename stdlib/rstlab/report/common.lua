@@ -3,7 +3,8 @@
 -- Pure functions over plain data. A result r is the record of one
 -- scenario: { file, name, decl (its rank in the file), status = "pass" |
 -- "fail" | "error" | "skip", message, where, details, traceback, logs,
--- unchecked, pcap, duration, timeout, attempts = { status, ... } (with
+-- unchecked, pcap, duration, timeout, programs = { { argv, pid, status,
+-- timed_out, timeout, stdout, stderr, stdout_bytes, stderr_bytes }, ... }, attempts = { status, ... } (with
 -- --repeat), captures = { { name, binds, packets, marks, failed, truncated },
 -- ... } }. A summary is { results, passed, failed (failures and errors),
 -- errors, skipped, duration, interrupted, started (epoch seconds), hostname }.
@@ -94,9 +95,44 @@ function M.full_text(r)
     add("")
     for _, u in ipairs(r.unchecked) do add("unchecked: " .. u) end
   end
+  local progs = M.programs_lines(r)
+  if #progs > 0 then
+    add("")
+    for _, l in ipairs(progs) do add(l) end
+  end
   if r.attempts and #r.attempts > 1 then add("attempts: " .. table.concat(r.attempts, " ")) end
   if r.pcap then add("pcap: " .. r.pcap) end
   return (table.concat(out, "\n"):gsub("^\n+", ""))
+end
+
+-- The last lines a report shows of a program's stream.
+local PROGRAM_LINES = 40
+
+--- The programs a result's scenario spawned, as lines of text: each
+--- program's command, pid and how it ended, then the last lines of its
+--- stdout and stderr ("| " before each). {} when it spawned none.
+function M.programs_lines(r)
+  local out = {}
+  for _, p in ipairs(r.programs or {}) do
+    local how = p.status
+    if p.timed_out then how = how .. string.format(", killed at its timeout (%g s)", p.timeout or 0) end
+    out[#out + 1] = string.format("program: %s (pid %d): %s", table.concat(p.argv, " "), p.pid, how)
+    for _, k in ipairs { "stdout", "stderr" } do
+      local text, total = p[k] or "", p[k .. "_bytes"] or #(p[k] or "")
+      if total == 0 then
+        out[#out + 1] = "  " .. k .. ": (empty)"
+      else
+        local lines = {}
+        for l in (text:gsub("\n$", "") .. "\n"):gmatch("(.-)\n") do lines[#lines + 1] = l end
+        local first = math.max(1, #lines - PROGRAM_LINES + 1)
+        local note = (first > 1 or total > #text)
+          and string.format(" (its last %d lines of %d bytes)", #lines - first + 1, total) or ""
+        out[#out + 1] = "  " .. k .. note .. ":"
+        for i = first, #lines do out[#out + 1] = "  | " .. lines[i] end
+      end
+    end
+  end
+  return out
 end
 
 --- "N passed, N failed[, N skipped]": the closing line of every output.

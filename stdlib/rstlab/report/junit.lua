@@ -22,6 +22,10 @@ local function system_out(r)
   if r.pcap then out[#out + 1] = "pcap: " .. r.pcap end
   for _, l in ipairs(r.logs or {}) do out[#out + 1] = "log: " .. l end
   for _, u in ipairs(r.unchecked or {}) do out[#out + 1] = "unchecked: " .. u end
+  -- (a failure's own text has them already)
+  if r.status == "pass" or r.status == "skip" then
+    for _, l in ipairs(common.programs_lines(r)) do out[#out + 1] = l end
+  end
   if r.attempts and #r.attempts > 1 then out[#out + 1] = "attempts: " .. table.concat(r.attempts, " ") end
   return table.concat(out, "\n")
 end

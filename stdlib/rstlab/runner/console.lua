@@ -117,6 +117,7 @@ function M.new(o, out)
       -- rstlab's own frames help only who debugs rstlab: -v shows them.
       if o.verbose and r.traceback and r.traceback ~= "" then ui.line(M.indent(r.traceback, "      ")) end
       for _, l in ipairs(r.logs or {}) do ui.line("      log: " .. l) end
+      for _, l in ipairs(common.programs_lines(r)) do ui.line("      " .. l) end
       unchecked(r)
       if r.pcap then ui.line("      pcap: " .. r.pcap) end
     end
