@@ -44,7 +44,7 @@ scenario("curl: the server resets after 100 of 1000 bytes: exit 56, Recv failure
 
   -- curl's kernel has the response (its ACK is on the wire) before the RST
   -- goes: the reset cuts the body short, not the headers.
-  local binds = { C = conn.peer, S = conn }
+  local binds = { C = p, S = conn }                 -- C: curl's one connection
   cap:expect(binds, string.format([[
     C > S  [S]    seq 0
     S > C  [S.]   seq 0 ack 1

@@ -65,7 +65,7 @@ scenario("python3 client, keepalive 1/1/2, server host crashes: ETIMEDOUT 3 s af
   t:eq(ok, nil); t:eq(how, "exit"); t:eq(code, 1, "the client's exit status")
   t:eq(p:stderr(), "", "the client's stderr")
 
-  local binds = { C = conn.peer, S = conn.addr }
+  local binds = { C = p, S = conn.addr }            -- C: the client's one connection
   cap:expect(binds, [[
     C > S  [S]    seq 0
     S > C  [S.]   seq 0 ack 1
