@@ -65,9 +65,14 @@ scenario("own program: an echo server logs a client's reset and goes on serving"
   assert(c:write("again\n"))
   t:eq(c:read(100, { timeout = 5 }), "again\n")
 
-  -- 5. Its sockets, as the kernel lists them: the listener and c's peer.
-  local socks = p:sockets()
+  -- 5. Its sockets, as the kernel lists them (sock_diag, matched with its
+  -- fds): the listener, and its end of c's connection.
+  local socks = assert(p:sockets())
+  table.sort(socks, function(x, y) return x.state < y.state end)
   t:eq(#socks, 2, "the program's sockets")
+  t:eq(socks[1].state .. " " .. socks[1].src .. " " .. socks[1].dst,
+       "ESTABLISHED " .. addr .. " " .. c.addr)
+  t:eq(socks[2].state .. " " .. socks[2].src, "LISTEN " .. addr)
 
   -- 6. End it. Whatever happens, the scenario ends it anyway (and all it
   -- started) when the scenario ends.
