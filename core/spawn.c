@@ -213,8 +213,15 @@ static void init_main(const struct rsl_spawn_opts *o, int in, int out, int errfd
 				_exit(0);
 			if (n == (ssize_t)sizeof m && m.type == 'K' && child > 0)
 				kill(child, m.value);
-			if (n == (ssize_t)sizeof m && m.type == 'A')
-				kill(-1, m.value); /* every process of the namespace but us */
+			/* Every process of the namespace but us: kill(-1) means that
+			 * only to a PID 1. Anywhere else it would mean every process
+			 * the user may signal, so never without being PID 1. */
+			if (n == (ssize_t)sizeof m && m.type == 'A') {
+				if (getpid() == 1)
+					kill(-1, m.value);
+				else if (child > 0)
+					kill(child, m.value);
+			}
 		} else if (pf[0].revents & (POLLHUP | POLLERR)) {
 			_exit(0);
 		}
