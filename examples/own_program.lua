@@ -58,6 +58,7 @@ scenario("own program: an echo server logs a client's reset and goes on serving"
        b_addr .. ": [Errno 104] Connection reset by peer", "what the program logs")
   cap:expect({ C = b_addr, S = addr }, [[
     C > S  [R.]   seq 4 ack 4 len 0   after reset 0 ± 0.05   reason TCP_STATE
+    no more packets within 0.2 s
   ]], { from = "reset" })
 
   -- 4. It goes on serving.
