@@ -18,7 +18,11 @@ local check = require "rstlab.check"
 local M = {}
 
 local Process = {}
-Process.__index = Process
+-- p.timed_out: whether the spawn's timeout killed it, read live.
+Process.__index = function(p, k)
+  if k == "timed_out" then return rawget(p, "u"):timed_out() end
+  return Process[k]
+end
 Process.__name = "rstlab.Process"
 Process.__tostring = function(p)
   return string.format("rstlab.Process (%s, pid %d)", p.argv[1], p.pid)
@@ -159,10 +163,7 @@ function Process:wait(opts)
   local deadline = secs and core.now() + secs
   while true do
     local done, a, b, c = exec_result(self)
-    if done then
-      self.timed_out = self.u:timed_out()
-      return a, b, c
-    end
+    if done then return a, b, c end
     local r = self.u:park("exit", left(deadline))
     if r == "timeout" then
       return core.fail("TIMEOUT", string.format("%s did not exit within %g s", self.argv[1], secs))
@@ -239,7 +240,6 @@ end
 --- PID namespace goes). What they wrote stays readable. Idempotent; the
 --- scenario does it at its end.
 function Process:close()
-  self.timed_out = self.u:timed_out()
   self.u:close()
 end
 

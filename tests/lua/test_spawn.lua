@@ -87,6 +87,20 @@ h.test("the report of a failed scenario shows its programs", function()
   h.contains(tmo, "): signal 9, killed at its timeout (0.3 s)")
 end)
 
+h.test("TAP, JUnit and HTML show the programs", function()
+  local failed = "program: sh -c sleep 4242." .. marker .. "3 & exec sleep 4242." .. marker .. "3 (pid "
+  local tap = require("rstlab.report.tap").document(summary)
+  h.contains(tap, failed)
+  local junit = require("rstlab.report.junit").document(summary)
+  h.contains(junit, failed:gsub("&", "&amp;"))
+  -- JUnit's system-out of a pass: the server's log line.
+  h.contains(junit, "<system-out>")
+  h.contains(junit, "program: python3 -m http.server --bind 10.0.9.2 8080 (pid ")
+  local html = require("rstlab.report.html").document(summary)
+  h.contains(html, failed:gsub("&", "&amp;"))
+  h.contains(html, "  | 10.0.9.1 - - [")
+end)
+
 h.test("no process of any scenario is left (pass, fail, error, timeout)", function()
   h.eq(alive(marker), 0, "processes with " .. marker .. " in their command line")
 end)
