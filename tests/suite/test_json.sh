@@ -115,6 +115,19 @@ want(r["status"] == "error" and r["message"].endswith("bytes.lua:3: got \ufffd\u
 want(r.get("replaced_utf8") is True and "replaced_utf8" not in S and "replaced_utf8" not in E, "replaced_utf8 on that object only")
 '
 
+# ---- a spawned program's output ------------------------------------------------
+printf '%s\n' 'scenario("prog", function(t)' \
+  '  local p = assert(t.host:spawn({ "sh", "-c", "echo out; echo err >&2; exit 3" }))' \
+  '  t:eq(select(3, p:wait()), 3)' 'end)' >"$TMP/prog.lua"
+run "$RSTLAB" --json "$TMP/prog.jsonl" "$TMP/prog.lua"
+expect_status 0
+check "$TMP/prog.jsonl" '
+p = R[0]["programs"]
+want(len(p) == 1 and p[0]["argv"] == ["sh", "-c", "echo out; echo err >&2; exit 3"], "the program and its argv: %r" % p)
+want(p[0]["status"] == "exit 3" and p[0]["stdout"] == "out\n" and p[0]["stderr"] == "err\n", "how it ended, what it wrote: %r" % p)
+want(p[0]["stdout_bytes"] == 4 and p[0]["timed_out"] is False and p[0]["pid"] > 0, "bytes, timeout, pid")
+'
+
 # ---- to stdout: JSON alone there ------------------------------------------------
 timeout 120 "$RSTLAB" -j 2 --timeout 1 --json - $MIXED/pass.lua $MIXED/fail.lua $MIXED/skip.lua \
   >"$TMP/stdout.jsonl" 2>"$TMP/stderr"

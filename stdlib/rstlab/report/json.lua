@@ -104,6 +104,12 @@ function M.result(r, opts)
   o.logs = r.logs or {}
   o.unchecked = r.unchecked or {}
   o.pcaps = r.pcaps or {}
+  o.programs = {}
+  for i, p in ipairs(r.programs or {}) do
+    o.programs[i] = { argv = p.argv, pid = p.pid, status = p.status, timed_out = p.timed_out == true,
+      timeout = p.timeout, stdout = p.stdout, stderr = p.stderr,
+      stdout_bytes = p.stdout_bytes, stderr_bytes = p.stderr_bytes }
+  end
   if opts.packets then
     o.captures = {}
     for i, cap in ipairs(r.captures or {}) do o.captures[i] = M.capture(cap) end
