@@ -128,6 +128,27 @@ static void test_netns_new_host_is_apart(void **state)
 	close(b);
 }
 
+/* The sandbox and the hosts made in it have TCP hash tables of their own
+ * (core/sandbox.c: a sock_diag dump walks every bucket), on kernels that
+ * offer net.ipv4.tcp_child_ehash_entries (6.1). */
+static void test_netns_private_ehash(void **state)
+{
+	char v[64];
+	int b;
+	if (access("/proc/sys/net/ipv4/tcp_child_ehash_entries", F_OK) != 0) {
+		print_message("no tcp_child_ehash_entries on this kernel: nothing to check\n");
+		return;
+	}
+	assert_int_equal(rsl_netns_sysctl(-1, "net.ipv4.tcp_ehash_entries", NULL, v, sizeof v,
+	                                  err, sizeof err), RSL_OK);
+	assert_string_equal(v, "1024");
+	assert_int_equal(rsl_netns_new(&b, err, sizeof err), RSL_OK);
+	assert_int_equal(rsl_netns_sysctl(b, "net.ipv4.tcp_ehash_entries", NULL, v, sizeof v,
+	                                  err, sizeof err), RSL_OK);
+	assert_string_equal(v, "1024");
+	close(b);
+}
+
 /* The inode of the namespace the calling thread is in now. */
 static unsigned long current_ino(void)
 {
@@ -480,6 +501,7 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_netns_new_host_is_apart),
+		cmocka_unit_test(test_netns_private_ehash),
 		cmocka_unit_test(test_netns_enter_leave_restores),
 		cmocka_unit_test(test_netns_sysctl_per_namespace),
 		cmocka_unit_test(test_netns_sysctl_not_per_namespace),
