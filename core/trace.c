@@ -254,6 +254,19 @@ static long sys_bpf(int cmd, union bpf_attr *attr)
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), \
 	.src_reg = (s), .off = (o), .imm = (i) })
 
+/* r0 = bpf_map_lookup_elem(map, &k), the key k stored at r10 + key: the
+ * instructions from p[n]; returns the next n. */
+static size_t emit_lookup(struct bpf_insn *p, size_t n, int map_fd, short key, int k)
+{
+	p[n++] = INSN(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, key, k);
+	p[n++] = INSN(BPF_LD | BPF_IMM | BPF_DW, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, map_fd);
+	p[n++] = INSN(0, 0, 0, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, key);
+	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem);
+	return n;
+}
+
 /* Emit the program into p (room for 160 instructions). With the port
  * range of map entry 1 set (rsl_trace_ports), an event whose ports are
  * both outside it is dropped in the kernel. Otherwise a stack buffer of
@@ -269,12 +282,7 @@ static size_t emit(struct bpf_insn *p, const struct layout *lay, int ring_fd, in
 
 	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0);
 	/* r0 = &map[1]: the port range { lo, hi } (lo 0: no filter) */
-	p[n++] = INSN(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, key, 1);
-	p[n++] = INSN(BPF_LD | BPF_IMM | BPF_DW, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, map_fd);
-	p[n++] = INSN(0, 0, 0, 0, 0);
-	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
-	p[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, key);
-	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem);
+	n = emit_lookup(p, n, map_fd, key, 1);
 	to_copy[0] = n;
 	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0);
 	p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_7, BPF_REG_0, 0, 0);
@@ -314,12 +322,7 @@ static size_t emit(struct bpf_insn *p, const struct layout *lay, int ring_fd, in
 	/* if (r0 != 0) { map[0] += 1 } (atomically) */
 	size_t if_full = n;
 	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0);
-	p[n++] = INSN(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, key, 0);
-	p[n++] = INSN(BPF_LD | BPF_IMM | BPF_DW, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, map_fd);
-	p[n++] = INSN(0, 0, 0, 0, 0);
-	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
-	p[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, key);
-	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem);
+	n = emit_lookup(p, n, map_fd, key, 0);
 	size_t if_null = n;
 	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0);
 	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1);
