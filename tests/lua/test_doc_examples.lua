@@ -36,6 +36,40 @@ h.test("rstlab.load_source", function()
   h.eq(type(rstlab.version), "string")
 end)
 
+-- Every ```lua block of doc/lua-api.md is in doc_examples.lua, line for
+-- line (each line without its leading and trailing blanks, the block's
+-- lines one after the other), so the reference shows what ran.
+h.test("every example of doc/lua-api.md is in doc_examples.lua", function()
+  local function lines_of(path)
+    local out = {}
+    for l in io.lines(path) do out[#out + 1] = (l:gsub("^%s+", ""):gsub("%s+$", "")) end
+    return out
+  end
+  local ex = lines_of(here .. "doc_examples.lua")
+  local doc = lines_of(here .. "../../doc/lua-api.md")
+  local blocks, cur = {}, nil
+  for i, l in ipairs(doc) do
+    if cur then
+      if l == "```" then blocks[#blocks + 1] = cur; cur = nil
+      elseif l ~= "" then cur.lines[#cur.lines + 1] = l end
+    elseif l == "```lua" then
+      cur = { at = i, lines = {} }
+    end
+  end
+  h.ok(#blocks >= 40, "the reference has its examples (" .. #blocks .. ")")
+  local function found(block)
+    for start = 1, #ex - #block + 1 do
+      local k = 0
+      while k < #block and ex[start + k] == block[k + 1] do k = k + 1 end
+      if k == #block then return true end
+    end
+    return false
+  end
+  for _, b in ipairs(blocks) do
+    h.ok(#b.lines > 0 and found(b.lines), "doc/lua-api.md:" .. b.at .. ": the example is in doc_examples.lua")
+  end
+end)
+
 h.test("every scenario ran", function()
   h.eq(#summary.results, 33)
   h.eq(summary.failed, 6)      -- the MUST FAIL ones but t:skip's
