@@ -26,6 +26,11 @@ scenario("t: scenario, t.host, t:eq, t:ok, t:fails_with", function(t)
   t:eq(t:ok("x"), "x")
 end, { timeout = 10 })
 
+scenario("a whole scenario: a SYN to a closed port", function(t)
+  local port = t.host:unused_port()
+  t:fails_with("ECONNREFUSED", t.host:connect("127.0.0.1:" .. port))
+end, { timeout = 5 })
+
 scenario("MUST FAIL: t:eq", function(t)
   t:eq(2 + 1, 4, "sum")
 end)
