@@ -298,6 +298,11 @@ scenario("h: crash and reboot", function(t)
     S > C  [R]   reason NO_SOCKET
   ]])
   t:ok(not pcall(b.reboot, b), "reboot of a host that is up raises")
+  if t:resets_checked() then
+    local crashed = t:resets{ src = srv.addrs[1] }
+    t:ok(#crashed >= 1 and crashed[1].suppressed == "the crash of B", "the crash's RST is suppressed")
+    t:eq(crashed[1].wire, false)
+  end
 end, { timeout = 10 })
 
 scenario("h: send", function(t)
