@@ -72,7 +72,7 @@ scenario("t: go, sleep, now, mark, log, hold", function(t)
   -- doc: t:sleep
   local t0 = t:now()
   t:sleep(0.1)
-  t:ok(t:now() - t0 >= 0.1, "slept 0.1 s")
+  t:ok(t:now() - t0 >= 0.099, "slept 0.1 s")   -- (t:now is real time, which NTP may slew)
   -- /doc
   -- doc: t:mark
   local at = t:mark("before")
@@ -533,7 +533,7 @@ scenario("s: close, closed, linger", function(t)
   -- doc: s:close
   local ok, secs = conn:close()
   t:eq(ok, true)
-  t:ok(secs >= 0 and secs < 0.1, "close() did not block", secs)
+  t:ok(secs >= 0 and secs < 1, "close() did not block", secs)
   t:eq(conn:close(), true)                   -- idempotent: no close() made
   t:eq(conn:closed(), true)
   -- /doc
@@ -571,7 +571,7 @@ scenario("s: set, get, info", function(t)
   -- doc: s:info
   local i = cli:info()
   t:eq(i.state, "ESTABLISHED")
-  t:ok(i.rtt < 0.1 and i.rto >= 0.2, "rtt and rto in seconds")
+  t:ok(i.rtt < 1 and i.rto >= 0.2, "rtt and rto in seconds")
   -- /doc
   t:eq(math.type(i.snd_cwnd), "integer")
   t:eq(math.type(cli.fd), "integer")
