@@ -90,6 +90,10 @@ scenario("t: go, sleep, now, mark, log, hold", function(t)
   t:eq(closed, false)
 end, { timeout = 10 })
 
+scenario("t:go: the scenario ends when its function returns", function(t)
+  t:go(function() t:sleep(0.5); t:fail("never reached") end)
+end)
+
 scenario("t: add_host, link, hosts", function(t)
   -- doc: t:add_host
   local a, b = t.host, t:add_host("B")
