@@ -42,6 +42,8 @@ struct enc {
 };
 
 static void set_err(struct enc *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void set_err(struct enc *e, const char *fmt, ...)
 {
 	char what[256];
 	va_list ap;
@@ -52,6 +54,8 @@ static void set_err(struct enc *e, const char *fmt, ...)
 }
 
 /* Append one path component ("[3]" or ".name" or ["a b"]). */
+static void path_push(struct enc *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 static void path_push(struct enc *e, const char *fmt, ...)
 {
 	size_t len = strlen(e->path);
