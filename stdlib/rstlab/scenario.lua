@@ -231,7 +231,9 @@ function T:record(err)
   self.done = true
 end
 
---- t:go(fn, ...): start another actor; an error in it fails the scenario.
+--- t:go(fn, ...): start another actor; an error in it fails the scenario,
+--- and the scenario ends only when it has ended too (or at the timeout,
+--- which then says where it waited).
 function T:go(fn, ...)
   check.arg(fn, "function", "go", 1)
   local co = core.spawn(run_actor, self, fn, ...)
@@ -278,16 +280,23 @@ function M.run(decl, opts)
   -- running: the watchdog interrupts it where it runs.
   core.watchdog(timeout + 0.25, string.format(
     "scenario timed out after %g s while running here, without ever waiting (a busy loop?)", timeout))
-  local main = core.spawn(function()
-    run_actor(t, decl.fn, t)
-    t.done = true
-  end)
+  -- The scenario ends when every actor has ended (its function and each
+  -- t:go), when one fails, or at the timeout: an actor's check after the
+  -- function returned still counts.
+  local function ended()
+    if t.done then return true end
+    for _, co in ipairs(t.actors) do
+      if coroutine.status(co) ~= "dead" then return false end
+    end
+    return true
+  end
+  local main = core.spawn(run_actor, t, decl.fn, t)
   t.actors[1] = main
   core.spawn(function()
     core.sleep(timeout)
-    if not t.done then timed_out(t, timeout) end
+    if not ended() then timed_out(t, timeout) end
   end)
-  while not t.done do
+  while not ended() do
     local fatal = core.step(true)
     if fatal then t:record({ message = fatal }) end
   end

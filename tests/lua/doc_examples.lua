@@ -90,8 +90,8 @@ scenario("t: go, sleep, now, mark, log, hold", function(t)
   t:eq(closed, false)
 end, { timeout = 10 })
 
-scenario("t:go: the scenario ends when its function returns", function(t)
-  t:go(function() t:sleep(0.5); t:fail("never reached") end)
+scenario("MUST FAIL: t:go: an actor's check after the function returned", function(t)
+  t:go(function() t:sleep(0.5); t:fail("checked after the function returned") end)
 end)
 
 scenario("t: add_host, link, hosts", function(t)

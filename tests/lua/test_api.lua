@@ -180,6 +180,13 @@ scenario("MUST FAIL: an error in an actor fails the scenario", function(t)
   t:sleep(1)
 end)
 
+scenario("MUST FAIL: an actor that waits for ever keeps the scenario to its timeout", function(t)
+  local srv = assert(t.host:listen("127.0.0.1:0"))
+  t:go(function()
+    srv:accept() -- no one connects
+  end)
+end, { timeout = 0.5 })
+
 scenario("MUST FAIL: an unknown option raises at the script line", function(t)
   local _, cli = pair(t)
   cli:set{ lingerr = 0 }
@@ -255,6 +262,8 @@ must_fail("MUST FAIL: t:eq reports both values and the line", "fail",
   "arithmetic: expected 3, got 2", where("t:eq(1 + 1, 3"))
 must_fail("MUST FAIL: an error in an actor fails the scenario", "error",
   "boom in an actor", where('error("boom in an actor")'))
+must_fail("MUST FAIL: an actor that waits for ever keeps the scenario to its timeout", "error",
+  "scenario timed out after 0.5 s (actor 2 waiting at ", where("srv:accept() -- no one connects"))
 must_fail("MUST FAIL: an unknown option raises at the script line", "error",
   "unknown socket option 'lingerr'", where("cli:set{ lingerr = 0 }"))
 must_fail("MUST FAIL: a bad option value raises", "error",
@@ -270,6 +279,6 @@ must_fail("MUST FAIL: a bad expectation line raises at the expect call", "error"
 must_fail("MUST FAIL: the scenario timeout ends a hung scenario", "error",
   "scenario timed out after 0.5 s")
 
-r:counts(22, 9)
+r:counts(23, 10)
 
 h.done()
