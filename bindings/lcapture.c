@@ -157,13 +157,16 @@ static int lcap_wait(lua_State *L)
 	return rsl_waiter_wait(L, &lc->w, 1, "this capture", -1, 0, timeout);
 }
 
-/* cap:write(path) -> true | nil, msg */
+/* cap:write(path) -> true | nil, msg, "EPCAP" */
 static int lcap_write(lua_State *L)
 {
 	struct lcap *lc = check_cap(L, 1);
 	rsl_capture_drain(lc->cap);
 	int rc = rsl_capture_write(lc->cap, luaL_checkstring(L, 2));
-	return rsl_push_status(L, rc, rsl_capture_error(lc->cap));
+	if (rc != RSL_OK)
+		return rsl_push_fail(L, "EPCAP", rsl_capture_error(lc->cap));
+	lua_pushboolean(L, 1);
+	return 1;
 }
 
 /* cap:stats() -> { stored =, skipped =, malformed = } */

@@ -105,7 +105,10 @@ static int lcraft_send(lua_State *L)
 	if (rc != RSL_OK)
 		return luaL_error(L, "segment: %s", err);
 	rc = rsl_craft_send(nsfd, buf, len, err, sizeof err);
-	return rsl_push_status(L, rc, err);
+	if (rc != RSL_OK)
+		return rsl_push_fail(L, "ESEND", err);
+	lua_pushboolean(L, 1);
+	return 1;
 }
 
 void rsl_open_craft(lua_State *L)

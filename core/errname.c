@@ -44,6 +44,8 @@ static const struct {
 	{ "ECOUNTERS", "the TCP counters could not be read" },
 	{ "ELINK", "a link, address or route could not be set up" },
 	{ "ECAPTURE", "the capture could not be opened" },
+	{ "ESEND", "the crafted segment could not be sent" },
+	{ "EPCAP", "the pcap file could not be written" },
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -22,6 +22,7 @@ static void test_errname_pseudo_codes(void **state)
 {
 	static const char *const codes[] = {
 		"EOF", "TIMEOUT", "ECLOSED", "EUNAVAIL", "ESYSCTL", "EDIAG", "ELINK", "ECAPTURE",
+		"ESEND", "EPCAP",
 	};
 	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
 		const char *text = rsl_code_text(codes[i]);

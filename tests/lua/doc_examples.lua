@@ -637,6 +637,9 @@ scenario("cap: expect, packets, ladder, write, add", function(t)
   assert(cap:write(path))
   os.remove(path)
   -- /doc
+  local ok, msg, code = cap:write("/nonexistent-rstlab-dir/x.pcap")
+  t:eq(ok, nil)
+  t:eq(code, "EPCAP", msg)
   -- doc: cap:add
   local b = t:add_host("B")
   t:link(h, b, { a = "10.0.0.1/24", b = "10.0.0.2/24" })   -- h's capture takes eth0 too
