@@ -278,8 +278,9 @@ function M.run(decl, opts)
   local timeout = (decl.opts.timeout or opts.timeout or 30) * scale
   -- An actor that never waits keeps the loop (and the timeout below) from
   -- running: the watchdog interrupts it where it runs.
-  core.watchdog(timeout + 0.25, string.format(
-    "scenario timed out after %g s while running here, without ever waiting (a busy loop?)", timeout))
+  local busy = string.format(
+    "scenario timed out after %g s while running here, without ever waiting (a busy loop?)", timeout)
+  core.watchdog(timeout + 0.25, busy)
   -- The scenario ends when every actor has ended (its function and each
   -- t:go), when one fails, or at the timeout: an actor's check after the
   -- function returned still counts.
@@ -314,7 +315,8 @@ function M.run(decl, opts)
     r.status, r.message, r.where, r.details = "fail", e.message, e.where, e.details
   else
     r.status, r.message, r.traceback, r.where = "error", e.message, e.traceback, e.where
-    r.timeout = e.timeout
+    -- the watchdog's error is a timeout too
+    r.timeout = e.timeout or tostring(e.message):find(busy, 1, true) ~= nil
   end
   -- Keep the packets of a scenario that did not pass, or when asked to.
   if (r.status == "fail" or r.status == "error" or opts.pcap_always) and opts.pcap_path then

@@ -88,9 +88,8 @@ want(e["status"] == "error" and e["timeout"] is False and "attempt to index a ni
      and "stack traceback" in e["traceback"], "an error, with its traceback")
 for n in ("hang: waits forever", "hang: the script'"'"'s timeout of 0.5 s wins"):
     want(by[n]["status"] == "error" and by[n]["timeout"] is True, "%s: an error, timeout true" % n)
-# (The watchdog'"'"'s busy-loop timeout is not flagged timeout by the engine.)
-want(by["hang: spins forever"]["status"] == "error" and "timed out after 1 s" in by["hang: spins forever"]["message"],
-     "a busy loop: an error that says it timed out")
+want(by["hang: spins forever"]["status"] == "error" and "timed out after 1 s" in by["hang: spins forever"]["message"]
+     and by["hang: spins forever"]["timeout"] is True, "a busy loop: an error that says it timed out, timeout true")
 want("timed out after 0.5 s" in by["hang: the script'"'"'s timeout of 0.5 s wins"]["message"], "the script'"'"'s own timeout")
 k = by["skip: not on this machine"]
 want(k["status"] == "skip" and k["message"] == "needs a feature this fixture pretends to lack", "skip, with its reason")
