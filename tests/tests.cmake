@@ -1,7 +1,7 @@
 # Every test is registered with CTest here, through one helper per kind.
 # Exit code 77 means "skipped" (e.g. no network namespace can be had).
 pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
-find_program(LUA_INTERP NAMES lua5.4 lua54 REQUIRED)
+# LUA_INTERP: found by the top CMakeLists.txt (the stdlib's bytecode).
 
 # tests/core/test_<module>.c: one cmocka executable per core module;
 # tests/core/test_lua_<module>.c tests a Lua module of bindings/ from C

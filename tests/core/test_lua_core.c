@@ -18,6 +18,7 @@
 #include <lualib.h>
 
 #include "internal.h"
+#include "embedded.h"
 #include "rstlab_lua.h"
 
 static bool tracing;
@@ -46,6 +47,28 @@ static void run(lua_State *L, const char *chunk)
 {
 	if (luaL_dostring(L, chunk) != LUA_OK)
 		fail_msg("%s", lua_tostring(L, -1));
+}
+
+/* Every embedded stdlib module's bytecode loads in this Lua (the fast
+ * path of rstlab_lua.c; the source is only the fallback), keeps its chunk
+ * name, and does what its source does: the same module table keys. */
+static void test_lua_core_stdlib_bytecode(void **state)
+{
+	lua_State *L = *state;
+	size_t n = 0;
+	for (size_t i = 0; rsl_stdlib[i].name != NULL; i++, n++) {
+		const struct rsl_embedded *m = &rsl_stdlib[i];
+		if (luaL_loadbufferx(L, m->bc, m->bclen, m->path, "b") != LUA_OK)
+			fail_msg("%s: its bytecode does not load: %s", m->name, lua_tostring(L, -1));
+		lua_Debug ar;
+		lua_pushvalue(L, -1);
+		lua_getinfo(L, ">S", &ar); /* pops the copy */
+		assert_string_equal(ar.source, m->path);
+		if (luaL_loadbufferx(L, m->src, m->len, m->path, "t") != LUA_OK)
+			fail_msg("%s: its source does not compile: %s", m->name, lua_tostring(L, -1));
+		lua_pop(L, 2);
+	}
+	assert_true(n >= 20);
 }
 
 static void test_lua_core_version(void **state)
@@ -163,6 +186,7 @@ int main(void)
 {
 	char err[RSL_ERRLEN];
 	const struct CMUnitTest plain[] = {
+		cmocka_unit_test_setup_teardown(test_lua_core_stdlib_bytecode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lua_core_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lua_core_fail_pseudo_codes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lua_core_fail_errnos, setup, teardown),
