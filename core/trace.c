@@ -70,13 +70,12 @@
 struct layout {
 	unsigned rec_end;               /* bytes of the record that are copied */
 	unsigned state, reason, saddr, daddr;   /* field offsets */
-	unsigned addr_size;             /* sizeof saddr (28: a sockaddr_in6) */
 	char reasons[MAX_REASONS][40];  /* enum value -> name ("" unknown) */
 };
 
 struct rsl_trace {
 	int ring_fd, prog_fd, perf_fd;
-	int lost_fd;                    /* array map: [0] lost events, [1] port range */
+	int map_fd;                     /* array map: [0] lost events, [1] port range */
 	void *cons;                     /* the consumer page (read-write) */
 	const void *prod;               /* producer page + data, twice mapped */
 	size_t page;
@@ -222,7 +221,6 @@ static int read_layout(struct layout *lay, char *err, size_t errlen)
 		                 "sockaddr fields on this kernel");
 		return RSL_EUNAVAIL;
 	}
-	lay->addr_size = ssz;
 	/* state and reason are missing on older kernels (reason came in
 	 * 6.10): they read as "". */
 	if (field(fmt, "state", &lay->state, &st_sz) < 0 || st_sz != 4)
@@ -378,13 +376,13 @@ static int load(struct rsl_trace *t, char *err, size_t errlen)
 		                 e == EPERM ? " (reading RST reasons needs root)" : "");
 		return unavailable(e);
 	}
-	t->lost_fd = map_create(BPF_MAP_TYPE_ARRAY, 4, 8, 2);
-	if (t->lost_fd < 0) {
+	t->map_fd = map_create(BPF_MAP_TYPE_ARRAY, 4, 8, 2);
+	if (t->map_fd < 0) {
 		e = errno;
 		rsl_format_error(err, errlen, "creating a BPF array: %s", strerror(e));
 		return unavailable(e);
 	}
-	size_t n = emit(prog, &t->lay, t->ring_fd, t->lost_fd);
+	size_t n = emit(prog, &t->lay, t->ring_fd, t->map_fd);
 	memset(&a, 0, sizeof a);
 	a.prog_type = BPF_PROG_TYPE_TRACEPOINT;
 	a.insns = (uint64_t)(uintptr_t)prog;
@@ -471,7 +469,7 @@ static void release(struct rsl_trace *t)
 	if (t->cons != NULL)
 		munmap(t->cons, t->page);
 	/* The perf event first: the program stops running before its maps go. */
-	int fds[] = { t->perf_fd, t->prog_fd, t->lost_fd, t->ring_fd };
+	int fds[] = { t->perf_fd, t->prog_fd, t->map_fd, t->ring_fd };
 	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -499,7 +497,7 @@ int rsl_trace_open(struct rsl_trace **out, char *err, size_t errlen)
 		rsl_format_error(err, errlen, "out of memory");
 		return RSL_ESYS;
 	}
-	t->ring_fd = t->lost_fd = t->prog_fd = t->perf_fd = -1;
+	t->ring_fd = t->map_fd = t->prog_fd = t->perf_fd = -1;
 	int rc = read_layout(&t->lay, err, errlen);
 	if (rc == RSL_OK)
 		rc = load(t, err, errlen);
@@ -530,7 +528,7 @@ const struct rsl_rst_event *rsl_trace_event(const struct rsl_trace *t, size_t i)
 
 int rsl_trace_ports(struct rsl_trace *t, int lo, int hi)
 {
-	if (t == NULL || t->lost_fd < 0)
+	if (t == NULL || t->map_fd < 0)
 		return RSL_ECLOSED;
 	if (lo < 0 || hi > 65535 || (lo > 0 && hi < lo) || (lo == 0 && hi != 0))
 		return RSL_EINVAL;
@@ -538,7 +536,7 @@ int rsl_trace_ports(struct rsl_trace *t, int lo, int hi)
 	uint32_t value[2] = { (uint32_t)lo, (uint32_t)hi };
 	union bpf_attr a;
 	memset(&a, 0, sizeof a);
-	a.map_fd = (uint32_t)t->lost_fd;
+	a.map_fd = (uint32_t)t->map_fd;
 	a.key = (uint64_t)(uintptr_t)&key;
 	a.value = (uint64_t)(uintptr_t)value;
 	a.flags = BPF_ANY;
@@ -551,13 +549,13 @@ int rsl_trace_ports(struct rsl_trace *t, int lo, int hi)
 
 uint64_t rsl_trace_lost(const struct rsl_trace *t)
 {
-	if (t == NULL || t->lost_fd < 0)
+	if (t == NULL || t->map_fd < 0)
 		return 0;
 	uint32_t key = 0;
 	uint64_t value = 0;
 	union bpf_attr a;
 	memset(&a, 0, sizeof a);
-	a.map_fd = (uint32_t)t->lost_fd;
+	a.map_fd = (uint32_t)t->map_fd;
 	a.key = (uint64_t)(uintptr_t)&key;
 	a.value = (uint64_t)(uintptr_t)&value;
 	return sys_bpf(BPF_MAP_LOOKUP_ELEM, &a) == 0 ? value : 0;
