@@ -183,29 +183,37 @@ local TIMER_TIMEWAIT = 3
 -- silence on it says it has caught up.
 local CAUGHT_UP = 0.002
 
+-- The endpoints that payload or a FIN came to, among the capture's first
+-- n packets: cap.fed, brought up to date from where the last call stopped
+-- (a quiet period asks every few milliseconds; each packet is read once).
+local TCP_FIN = 0x01
+local function fed(cap, n)
+  local seen = cap.fed or { n = 0 }
+  for i = seen.n + 1, n do
+    local p = cap.c:packet(i)
+    if p.len > 0 or p.flags & TCP_FIN ~= 0 then seen[p.dst] = true end
+  end
+  seen.n = math.max(seen.n, n)
+  cap.fed = seen
+  return seen
+end
+
 -- Whether connected socket s (sock_diag) can send nothing on its own: no
 -- timer armed (retransmission, probe, keepalive), nothing unsent or
 -- unacknowledged, nothing unread, and no ACK owed. sock_diag does not show
 -- a pending delayed ACK, so "no ACK owed" is proven only for a connection
--- that never received more than its handshake: among the capture's first
--- n packets none came to s with payload or FIN,
--- and the scenario crafted no segment toward it. An idle established
--- connection whose peers are both quiet this way stays silent.
-local TCP_FIN = 0x01
-local function idle(sc, c, n, s)
+-- that never received more than its handshake: no payload or FIN came to
+-- its address (cap.fed), and the scenario crafted no segment toward it. An
+-- idle established connection whose peers are both quiet this way stays
+-- silent.
+local function idle(sc, seen, s)
   if s.state ~= "ESTABLISHED" or s.timer ~= 0 or s.wqueue ~= 0 or s.rqueue ~= 0 then
     return false
   end
   for _, seg in ipairs(sc.injected) do
     if seg.dst == s.src then return false end
   end
-  for i = 1, n do
-    local p = c:packet(i)
-    if p.src == s.dst and p.dst == s.src and (p.len > 0 or p.flags & TCP_FIN ~= 0) then
-      return false
-    end
-  end
-  return true
+  return not seen[s.src]
 end
 
 -- Whether nothing more can come between the endpoints eps (name -> address
@@ -214,7 +222,8 @@ end
 -- a quiet state (sock_diag), and the capture has caught up. Anything
 -- uncertain says no: the quiet period is then waited out. false, secs
 -- when only the capture's silence is missing: ask again in secs.
-local function settled(sc, c, eps)
+local function settled(sc, cap, eps)
+  local c = cap.c
   local me = coroutine.running()
   for _, co in ipairs(sc.actors) do
     if co ~= me and coroutine.status(co) ~= "dead" then return false end
@@ -228,13 +237,14 @@ local function settled(sc, c, eps)
     if type(v) == "table" then for _, a in ipairs(v) do at[a] = true end else at[v] = true end
   end
   local n = c:count()
+  local seen = fed(cap, n)
   for _, h in ipairs(sc.hosts) do
     local list = h.ns:sockets()
     if not list then return false end
     for _, s in ipairs(list) do
       if (at[s.src] or at[s.dst]) and not QUIET[s.state]
         and not (s.state == "FIN_WAIT2" and s.timer == TIMER_TIMEWAIT)
-        and not idle(sc, c, n, s) then
+        and not idle(sc, seen, s) then
         return false
       end
     end
@@ -307,7 +317,7 @@ function Capture:expect(binds, text, opts)
     return packet(self, i)
   end
   function source.reason(_, pkt) return sc.reasons:of(c, pkt) end
-  function source.settled() return settled(sc, c, eps) end
+  function source.settled() return settled(sc, self, eps) end
   function source.mark(_, name) return mark_time(sc, name) end
   local matched, report
   ok, matched, report = pcall(expect.match, spec, eps, source,
