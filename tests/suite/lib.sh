@@ -40,6 +40,14 @@ mutate() {
   sed -e "$2" "$1" >"$MUT"
   if cmp -s "$1" "$MUT"; then bad "the mutation '$2' did not change $1"; fi
 }
+# mutant FILE SED REGEX: the changed copy of FILE (mutate) fails when run,
+# with a line matching REGEX.
+mutant() {
+  mutate "$1" "$2"
+  run "$RSTLAB" "$MUT"
+  expect_status 1
+  expect_line "$3"
+}
 finish() {
   echo "$PASS passed, $FAIL failed"
   [ "$FAIL" -eq 0 ]
