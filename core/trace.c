@@ -49,6 +49,7 @@
 #include <linux/magic.h>
 #include <linux/perf_event.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -693,6 +694,30 @@ static int decode(const struct layout *lay, const uint8_t *rec, size_t len,
 	return 0;
 }
 
+/* The length word of the record at hdr, once its writer has committed it.
+ * Records are committed in the order they were reserved, and a program on
+ * another CPU may still be copying an earlier one while a later one (this
+ * scenario's RST, say) is complete: stopping at the busy one would hide
+ * the later one from a caller that reads just after its packet. The
+ * program copies ~100 bytes with preemption off, so wait for it, at most
+ * 2 ms; after that the record is left to the next drain. */
+static uint32_t busy_wait(const uint8_t *hdr)
+{
+	const _Atomic uint32_t *word = (const _Atomic uint32_t *)hdr;
+	uint32_t len = atomic_load_explicit(word, memory_order_acquire);
+	struct timespec start, now;
+	if (!(len & BPF_RINGBUF_BUSY_BIT))
+		return len;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do {
+		sched_yield();
+		len = atomic_load_explicit(word, memory_order_acquire);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while ((len & BPF_RINGBUF_BUSY_BIT) &&
+	         ts_seconds(&now) - ts_seconds(&start) < 0.002);
+	return len;
+}
+
 int rsl_trace_drain(struct rsl_trace *t)
 {
 	if (t == NULL || t->cons == NULL)
@@ -709,7 +734,7 @@ int rsl_trace_drain(struct rsl_trace *t)
 		if (cons >= prod)
 			break;
 		const uint8_t *hdr = data + (cons & (RING_SIZE - 1));
-		uint32_t len = atomic_load_explicit((_Atomic uint32_t *)hdr, memory_order_acquire);
+		uint32_t len = busy_wait(hdr);
 		if (len & BPF_RINGBUF_BUSY_BIT)
 			break;          /* still being written: the next drain */
 		uint32_t size = len & ~(uint32_t)(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
