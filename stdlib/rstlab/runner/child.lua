@@ -111,13 +111,12 @@ function M.child_main(arg)
       res = require("rstlab.scenario").run(decl, job)
     end
   end
-  -- Stop the RST-reason program before reporting: it runs for every RST
-  -- on the machine until its descriptors close.
-  reason.child_done()
   -- Report and close the pipe first: the parent takes the result while
-  -- this process does the slow part of its teardown (closing packet
-  -- sockets waits for the kernel's RCU grace periods) and exits.
+  -- this process does the slow part of its teardown and exits. Detaching
+  -- the RST-reason program waits for RCU grace periods (10 to 50 ms),
+  -- and so does closing a packet socket.
   core.report(M.serialize(res), true)
+  reason.child_done()
   return 0
 end
 
