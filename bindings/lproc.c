@@ -8,6 +8,12 @@
  * dies with its parent. The parent reads the child's report from the pipe
  * without blocking the loop, so many children can run at once.
  *
+ * fork(module, arg, true) makes a server: a child that also gets a
+ * command socket (fd 4). Once its Lua code calls serve(), each job the
+ * parent sends with proc:spawn(text) forks a child of the server's state
+ * (what it loaded is there already) that becomes the parent's own child
+ * (CLONE_PARENT): serve() returns the job's text in that child only.
+ *
  * The runner's other process-level needs live here too: report(text),
  * exit(code), pid(), isatty(fd), and the file system's listdir(path) and
  * mkdir(path).
@@ -20,10 +26,12 @@
 #include <stdio.h>
 #include <dirent.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -32,6 +40,9 @@
 #include <lualib.h>
 
 #define REPORT_FD 3
+#define SERVE_FD 4      /* a server's command socket */
+/* A job sent to a server: its length, then its bytes. */
+#define MAX_JOB (64u << 20)
 
 struct lproc {
 	pid_t pid;              /* 0 once reaped */
@@ -39,6 +50,7 @@ struct lproc {
 	int pidfd;              /* readable once the child has exited; -1 if
 	                           the kernel has no pidfd_open */
 	int status;             /* waitpid status once reaped */
+	int cmd;                /* a server's command socket, -1 otherwise */
 	struct rsl_waiter w;
 };
 
@@ -83,57 +95,233 @@ fail:
 	return 70;
 }
 
-/* fork(module, arg) -> Proc | nil, msg, code. Upvalue: the function
- * that opens rstlab in the child's Lua state. */
+static struct lproc *new_proc(lua_State *L)
+{
+	struct lproc *pr = lua_newuserdatauv(L, sizeof *pr, 0);
+	pr->pid = 0;
+	pr->fd = -1;
+	pr->pidfd = -1;
+	pr->status = 0;
+	pr->cmd = -1;
+	rsl_waiter_init(&pr->w, rsl_engine_get(L));
+	luaL_setmetatable(L, RSL_MT_PROC);
+	return pr;
+}
+
+/* The parent's side of a new child pid whose report comes on fd. */
+static void adopt(struct lproc *pr, pid_t pid, int fd)
+{
+	/* Also here, so the group exists before the parent may kill it. */
+	setpgid(pid, pid);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	pr->pid = pid;
+	pr->fd = fd;
+	pr->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* In a new child: its own process group, dead with its parent. False if
+ * the parent is already gone (then the death signal would never come). */
+static bool detach(pid_t parent)
+{
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	return getppid() == parent;
+}
+
+/* fork(module, arg [, serve]) -> Proc | nil, msg, code. Upvalue: the
+ * function that opens rstlab in the child's Lua state. */
 static int lproc_fork(lua_State *L)
 {
 	lua_CFunction open_state = lua_tocfunction(L, lua_upvalueindex(1));
 	const char *module = luaL_checkstring(L, 1);
 	size_t alen;
 	const char *arg = luaL_checklstring(L, 2, &alen);
-	struct rsl_engine *eng = rsl_engine_get(L);
-	int p[2];
+	bool serve = lua_toboolean(L, 3);
+	int p[2], sv[2] = { -1, -1 };
 
-	struct lproc *pr = lua_newuserdatauv(L, sizeof *pr, 0);
-	pr->pid = 0;
-	pr->fd = -1;
-	pr->pidfd = -1;
-	pr->status = 0;
-	rsl_waiter_init(&pr->w, eng);
-	luaL_setmetatable(L, RSL_MT_PROC);
-
+	struct lproc *pr = new_proc(L);
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return rsl_push_errno(L, errno, "pipe");
+	if (serve && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return rsl_push_errno(L, e, "socketpair");
+	}
 	fflush(NULL);
+	pid_t self = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		int e = errno;
 		close(p[0]);
 		close(p[1]);
+		if (serve) {
+			close(sv[0]);
+			close(sv[1]);
+		}
 		return rsl_push_errno(L, e, "fork");
 	}
 	if (pid == 0) {
-		setpgid(0, 0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (!detach(self))
+			_exit(70);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
-		if (p[1] != REPORT_FD) {
-			dup2(p[1], REPORT_FD);
-		} else {
-			int fl = fcntl(REPORT_FD, F_GETFD);
-			fcntl(REPORT_FD, F_SETFD, fl & ~FD_CLOEXEC);
-		}
-		close_range(REPORT_FD + 1, ~0U, 0);
+		/* Lift both out of the way, then onto 3 and 4 (without
+		 * close-on-exec); close_range drops every other fd. */
+		int rep = fcntl(p[1], F_DUPFD, 10);
+		int srv = serve ? fcntl(sv[1], F_DUPFD, 10) : -1;
+		if (rep < 0 || dup2(rep, REPORT_FD) < 0 ||
+		    (serve && (srv < 0 || dup2(srv, SERVE_FD) < 0)))
+			_exit(70);
+		close_range(serve ? SERVE_FD + 1 : REPORT_FD + 1, ~0U, 0);
 		_exit(child_main(open_state, module, arg, alen));
 	}
-	/* Also here, so the group exists before the parent may kill it. */
-	setpgid(pid, pid);
 	close(p[1]);
-	fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK);
-	pr->pid = pid;
-	pr->fd = p[0];
-	pr->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (serve) {
+		close(sv[1]);
+		pr->cmd = sv[0];
+		/* a server that stops answering is an error, not a hang */
+		struct timeval tv = { .tv_sec = 10 };
+		setsockopt(pr->cmd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	}
+	adopt(pr, pid, p[0]);
 	return 1;
+}
+
+static bool full_io(int fd, void *buf, size_t len, bool out)
+{
+	char *b = buf;
+	while (len > 0) {
+		ssize_t n = out ? send(fd, b, len, MSG_NOSIGNAL) : read(fd, b, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		b += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* serve() -> job text, in a server (fd 4 is its command socket): takes
+ * jobs until the parent closes the socket, then exits. For each it forks
+ * a child whose parent is the server's parent (CLONE_PARENT), with a new
+ * report pipe on fd 3 and this process's loop made anew; only there does
+ * serve() return. The parent gets the pid and the pipe's read end, or
+ * -errno. */
+static int lproc_serve(lua_State *L)
+{
+	struct rsl_engine *eng = rsl_engine_get(L);
+	pid_t parent = getppid();
+	for (;;) {
+		uint32_t len;
+		if (!full_io(SERVE_FD, &len, sizeof len, false) || len > MAX_JOB)
+			_exit(0);
+		char *job = malloc(len ? len : 1);
+		if (job == NULL || !full_io(SERVE_FD, job, len, false))
+			_exit(70);
+		int p[2] = { -1, -1 };
+		int32_t reply;
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			reply = -errno;
+		} else {
+			fflush(NULL);
+			pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL, NULL, 0);
+			if (pid == 0) {
+				close(SERVE_FD);
+				if (!detach(parent))
+					_exit(70);
+				close(p[0]);
+				if (dup2(p[1], REPORT_FD) < 0)
+					_exit(70);
+				close(p[1]);
+				ev_loop_fork(eng->loop->ev);
+				lua_pushlstring(L, job, len);
+				free(job);
+				return 1;
+			}
+			reply = pid < 0 ? -errno : (int32_t)pid;
+			close(p[1]);
+		}
+		free(job);
+		struct iovec iov = { .iov_base = &reply, .iov_len = sizeof reply };
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		if (reply > 0) {
+			mh.msg_control = u.buf;
+			mh.msg_controllen = sizeof u.buf;
+			struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(c), &p[0], sizeof(int));
+		}
+		ssize_t n;
+		do
+			n = sendmsg(SERVE_FD, &mh, MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		if (p[0] >= 0)
+			close(p[0]);
+		if (n != (ssize_t)sizeof reply)
+			_exit(0);
+	}
+}
+
+/* server:spawn(job text) -> Proc | nil, msg, code: a child of the server
+ * runs the job (serve() returns it there); it is this process's child. */
+static int lproc_spawn_job(lua_State *L)
+{
+	struct lproc *z = check_proc(L, 1);
+	size_t len;
+	const char *text = luaL_checklstring(L, 2, &len);
+	if (z->cmd < 0)
+		return rsl_push_errno(L, EBADF, "not a server, or closed");
+	if (len > MAX_JOB)
+		return rsl_push_errno(L, E2BIG, "job");
+	uint32_t n = (uint32_t)len;
+	if (!full_io(z->cmd, &n, sizeof n, true) || !full_io(z->cmd, (void *)text, len, true))
+		return rsl_push_errno(L, errno ? errno : EPIPE, "sending a job to the server");
+	int32_t reply = 0;
+	struct iovec iov = { .iov_base = &reply, .iov_len = sizeof reply };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+	                     .msg_controllen = sizeof u.buf };
+	ssize_t got;
+	do
+		got = recvmsg(z->cmd, &mh, MSG_CMSG_CLOEXEC);
+	while (got < 0 && errno == EINTR);
+	int fd = -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(&fd, CMSG_DATA(c), sizeof fd);
+	if (got != (ssize_t)sizeof reply || reply <= 0 || fd < 0) {
+		int e = got < 0 ? errno : reply < 0 ? -reply : EPIPE;
+		if (fd >= 0)
+			close(fd);
+		if (reply > 0) { /* a child without its pipe: it must not run */
+			kill(reply, SIGKILL);
+			waitpid(reply, NULL, 0);
+		}
+		return rsl_push_errno(L, e, "the server's answer");
+	}
+	adopt(new_proc(L), reply, fd);
+	return 1;
+}
+
+/* server:close_server(): no more jobs; the server exits. */
+static int lproc_close_server(lua_State *L)
+{
+	struct lproc *z = check_proc(L, 1);
+	if (z->cmd >= 0)
+		close(z->cmd);
+	z->cmd = -1;
+	return 0;
 }
 
 /* report(text [, last]): in a child, write text to the parent (all of
@@ -266,6 +454,9 @@ static int lproc_gc(lua_State *L)
 {
 	struct lproc *pr = check_proc(L, 1);
 	rsl_waiter_drop(&pr->w);
+	if (pr->cmd >= 0)
+		close(pr->cmd);
+	pr->cmd = -1;
 	if (pr->fd >= 0)
 		close(pr->fd);
 	pr->fd = -1;
@@ -362,12 +553,14 @@ void rsl_open_proc(lua_State *L, lua_CFunction open_state)
 {
 	static const luaL_Reg methods[] = {
 		{ "pid", lproc_pid }, { "read_now", lproc_read_now }, { "wait", lproc_wait },
-		{ "wait_exit", lproc_wait_exit },
+		{ "wait_exit", lproc_wait_exit }, { "spawn", lproc_spawn_job },
+		{ "close_server", lproc_close_server },
 		{ "kill", lproc_kill }, { "reap", lproc_reap }, { NULL, NULL },
 	};
 	static const luaL_Reg meta[] = { { "__gc", lproc_gc }, { NULL, NULL } };
 	static const luaL_Reg funcs[] = {
-		{ "fork", lproc_fork }, { "report", lproc_report }, { "exit", lproc_exit },
+		{ "fork", lproc_fork }, { "serve", lproc_serve },
+		{ "report", lproc_report }, { "exit", lproc_exit },
 		{ "isatty", lproc_isatty }, { "pid", lproc_getpid },
 		{ "listdir", lproc_listdir }, { "mkdir", lproc_mkdir }, { NULL, NULL },
 	};

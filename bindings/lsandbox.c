@@ -3,7 +3,7 @@
  * scenario process enters a fresh network namespace with a private port
  * slice; the runner prepares tracefs once for all of its children.
  *
- * Lua: sandbox_enter(), sandbox_ports(), prepare_tracing().
+ * Lua: sandbox_prepare(), sandbox_enter(), sandbox_ports(), prepare_tracing().
  */
 #include "private.h"
 
@@ -13,6 +13,14 @@ static int lsandbox_enter(lua_State *L)
 {
 	char err[RSL_ERRLEN];
 	return rsl_push_status(L, rsl_sandbox_enter(err, sizeof err), err);
+}
+
+/* sandbox_prepare() -> true | nil, msg: what every sandbox forked from
+ * here can share, done once (rsl_sandbox_prepare). */
+static int lsandbox_prepare(lua_State *L)
+{
+	char err[RSL_ERRLEN];
+	return rsl_push_status(L, rsl_sandbox_prepare(err, sizeof err), err);
 }
 
 /* sandbox_ports() -> lo, hi (0, 0 when no slice could be taken) */
@@ -41,7 +49,8 @@ static int lsandbox_prepare_tracing(lua_State *L)
 void rsl_open_sandbox(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
-		{ "sandbox_enter", lsandbox_enter }, { "sandbox_ports", lsandbox_ports },
+		{ "sandbox_enter", lsandbox_enter }, { "sandbox_prepare", lsandbox_prepare },
+		{ "sandbox_ports", lsandbox_ports },
 		{ "prepare_tracing", lsandbox_prepare_tracing }, { NULL, NULL },
 	};
 	luaL_setfuncs(L, funcs, 0);

@@ -122,7 +122,15 @@ static bool ask_child_ehash(void)
 	return rsl_write_text(CHILD_EHASH, "1024") == 0;
 }
 
-int rsl_sandbox_enter(char *err, size_t errlen)
+/* Set by rsl_sandbox_prepare: this process is in a namespace of its own
+ * (and, if the kernel allows, one that gives its children small TCP
+ * tables); each rsl_sandbox_enter then needs one unshare, not two. */
+static bool prepared;
+
+/* The first namespace: a network namespace (with a user namespace when not
+ * root) and the request for small TCP tables in its children. True when
+ * that request took (the caller then needs one more namespace). */
+static int first_namespace(bool *child_ehash, char *err, size_t errlen)
 {
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
@@ -152,7 +160,34 @@ int rsl_sandbox_enter(char *err, size_t errlen)
 		if (rsl_write_text("/proc/self/gid_map", map) < 0)
 			goto maperr;
 	}
-	if (ask_child_ehash()) {
+	*child_ehash = ask_child_ehash();
+	return RSL_OK;
+maperr:
+	rsl_format_error(err, errlen, "writing the user namespace maps: %s",
+	                 strerror(errno));
+	return RSL_ESYS;
+}
+
+int rsl_sandbox_prepare(char *err, size_t errlen)
+{
+	bool child_ehash;
+	if (prepared)
+		return RSL_OK;
+	int rc = first_namespace(&child_ehash, err, errlen);
+	if (rc == RSL_OK)
+		prepared = true;
+	return rc;
+}
+
+int rsl_sandbox_enter(char *err, size_t errlen)
+{
+	bool again = true;
+	if (!prepared) {
+		int rc = first_namespace(&again, err, errlen);
+		if (rc != RSL_OK)
+			return rc;
+	}
+	if (again) {
 		if (unshare(CLONE_NEWNET) < 0) {
 			rsl_format_error(err, errlen, "unshare(CLONE_NEWNET): %s",
 			                 strerror(errno));
@@ -160,14 +195,11 @@ int rsl_sandbox_enter(char *err, size_t errlen)
 		}
 		(void)ask_child_ehash(); /* for the hosts made from here */
 	}
+	prepared = false;
 	if (rsl_lo_up(err, errlen) != RSL_OK)
 		return RSL_ESYS;
 	take_port_slice();
 	return RSL_OK;
-maperr:
-	rsl_format_error(err, errlen, "writing the user namespace maps: %s",
-	                 strerror(errno));
-	return RSL_ESYS;
 }
 
 void rsl_sandbox_ports(int *lo, int *hi)

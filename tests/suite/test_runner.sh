@@ -197,6 +197,31 @@ expect_status 143
 expect_line '^interrupted \(SIGTERM\): [0-9]+ of 5 scenarios did not finish$'
 expect_line '^[0-9] passed, [0-9] failed$'
 
+# ---- a file's scenarios are forked from its server ---------------------------
+# Each gets a copy of what the file's top level made, as it made it, and a
+# random sequence of its own; nothing of the run is left when it ends.
+cat >"$TMP/served.lua" <<'EOS'
+local made = { n = 0 }
+for i = 1, 6 do
+  scenario("served " .. i, function(t)
+    made.n = made.n + 1
+    t:eq(made.n, 1, "the top level's table, as the file left it")
+    local f = assert(io.open(os.getenv("RSTLAB_TEST_RANDOM"), "a"))
+    f:write(math.random(1, 1 << 40), "\n")
+    f:close()
+  end)
+end
+EOS
+export RSTLAB_TEST_RANDOM=$TMP/random RSTLAB_TEST_MARK="served-$$"
+run "$RSTLAB" -j 2 "$TMP/served.lua"
+expect_status 0
+expect_line '^6 passed, 0 failed$'
+[ "$(sort -u "$TMP/random" | wc -l)" -eq 6 ] && ok "6 scenarios, 6 random sequences" \
+  || bad "random draws: $(tr '\n' ' ' <"$TMP/random")"
+unset RSTLAB_TEST_RANDOM RSTLAB_TEST_MARK # (not in the environment of grep below)
+left=$(grep -lz "RSTLAB_TEST_MARK=served-$$" /proc/[0-9]*/environ 2>/dev/null | wc -l)
+[ "$left" -eq 0 ] && ok "no process of the run is left" || bad "$left processes of the run are left"
+
 # ---- usage ------------------------------------------------------------------
 run "$RSTLAB" --no-such-option $MIXED
 expect_status 2

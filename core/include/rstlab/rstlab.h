@@ -536,6 +536,13 @@ RSL_API void rsl_nft_close(struct rsl_nft *n);
  * a forked child, before anything else. err holds the reason on failure;
  * a slice that cannot be had is not a failure (rsl_sandbox_ports says 0). */
 RSL_API int rsl_sandbox_enter(char *err, size_t errlen);
+/* For a process that forks many sandboxes: do the part of
+ * rsl_sandbox_enter that they can share once, here (a network namespace
+ * of this process's own, a user namespace when not root, the request for
+ * small TCP tables in its children). A child forked afterwards then
+ * enters its own with one unshare instead of two. The calling process
+ * stays in that namespace; it is no scenario's. */
+RSL_API int rsl_sandbox_prepare(char *err, size_t errlen);
 /* The slice of ports this process holds: [*lo, *hi]; 0, 0 for none. */
 RSL_API void rsl_sandbox_ports(int *lo, int *hi);
 

@@ -64,15 +64,14 @@ function M.deserialize(s)
   return ok and v or nil
 end
 
--- mode "list": the names of the file's scenarios and their own timeouts.
 -- The declarations of the job's script: its file, or its text.
 local function load(job)
   if job.source then return rstlab.load_source(job.source, job.file) end
   return rstlab.load_file(job.file)
 end
 
-local function list(job)
-  local decls, err = load(job)
+-- The listing of a file's declarations (or why it has none).
+local function listing(decls, err)
   if not decls then return { error = err } end
   local res = { names = {}, timeouts = {} }
   for i, d in ipairs(decls) do
@@ -82,21 +81,21 @@ local function list(job)
   return res
 end
 
---- child_main(arg): the whole life of a scenario process.
-function M.child_main(arg)
-  local job = M.deserialize(arg)
-  if job.mode == "list" then
-    core.report(M.serialize(list(job)))
-    return 0
-  end
+-- Into the scenario's own network namespace, unless the job says to stay
+-- (reported when that fails).
+local function enter(job)
   local ok, err = true, nil
   if not job.no_sandbox then ok, err = core.sandbox_enter() end
   if not ok then
     core.report(M.serialize({ status = "error", message = "cannot enter a network namespace: " .. err }))
-    return 0
   end
+  return ok
+end
+
+-- A scenario job in its namespace, with its file's declarations (or why
+-- there are none).
+local function run(job, decls, lerr)
   local res
-  local decls, lerr = load(job)
   if not decls then
     res = { status = "error", message = lerr }
   else
@@ -118,6 +117,40 @@ function M.child_main(arg)
   core.report(M.serialize(res), true)
   reason.child_done()
   return 0
+end
+
+--- child_main(arg): the whole life of a scenario process.
+---
+--- A list job with serve = true goes on as its file's server once it has
+--- reported (core.fork(..., true)): each scenario job the runner sends
+--- then runs in a child forked from it, the file already loaded, instead
+--- of in a new process that builds a Lua state and loads the file again.
+--- The file's top level has run once, outside any scenario's namespace;
+--- each child has its own copy of what it made.
+function M.child_main(arg)
+  local job = M.deserialize(arg)
+  if job.mode == "list" then
+    local decls, err = load(job)
+    core.report(M.serialize(listing(decls, err)), true)
+    if not (job.serve and decls) then return 0 end
+    -- One full collection here, so that the children start with a
+    -- compact heap and their own first one comes late: every page the
+    -- collector touches in a child is copied for it.
+    collectgarbage()
+    -- The namespace work every scenario would repeat, done once here (a
+    -- failure is left to each scenario's own sandbox_enter to report).
+    core.sandbox_prepare()
+    job = M.deserialize(core.serve()) -- returns in each child
+    -- Each scenario its own random sequence. (math.randomseed() alone
+    -- mixes the time in seconds with addresses, which forks share.)
+    math.randomseed(core.pid(), math.floor(core.now() * 1e9) % (1 << 53))
+    if not enter(job) then return 0 end
+    return run(job, decls)
+  end
+  -- The sandbox first, then the file: its top level runs in the
+  -- scenario's namespace.
+  if not enter(job) then return 0 end
+  return run(job, load(job))
 end
 
 return M

@@ -29,11 +29,35 @@ function M.deadline(timeout, scale)
   return (timeout + grace(timeout)) * (scale or 1)
 end
 
---- run_child(state, job, deadline) -> record: fork a child for the job and
---- wait for its record, or make an error record (killed at the deadline,
---- ended without a record, interrupted = true after Ctrl-C).
-function M.run_child(state, job, deadline)
-  local proc, msg = core.fork("rstlab.runner.child", child.serialize(job))
+-- Reap proc from an actor of its own (through a pidfd, without blocking
+-- the loop), killing it if it does not exit within a few seconds.
+local function reap_later(state, proc)
+  state.reaping = (state.reaping or 0) + 1
+  core.spawn(function()
+    if proc:wait_exit(5) == "timeout" then proc:kill() end
+    proc:reap()
+    state.running[proc] = nil
+    state.reaping = state.reaping - 1
+    if state.on_reaped then state.on_reaped() end
+  end)
+end
+
+--- run_child(state, job, deadline [, server]) -> record [, server]: fork a
+--- child for the job and wait for its record, or make an error record
+--- (killed at the deadline, ended without a record, interrupted = true
+--- after Ctrl-C). With a server (a list child that went on serving its
+--- file), the child is forked from it; one that cannot is closed, and a
+--- child is forked the usual way. A list job with serve = true returns its
+--- listing and, when the file loaded, the process, which then serves that
+--- file's scenario jobs until retire(state, server).
+function M.run_child(state, job, deadline, server)
+  local text = child.serialize(job)
+  local proc, msg
+  if server then
+    proc = server:spawn(text)
+    if not proc then server:close_server() end
+  end
+  if not proc then proc, msg = core.fork("rstlab.runner.child", text, job.serve) end
   if not proc then return { status = "error", message = msg } end
   state.running[proc] = true
   local started = core.now()
@@ -55,18 +79,12 @@ function M.run_child(state, job, deadline)
   end
   local rec = not timed_out and child.deserialize(table.concat(chunks)) or nil
   if rec ~= nil then
+    if job.serve and rec.names then return rec, proc end
+    if job.serve then proc:close_server() end
     -- The child exits after its report once its teardown is done. That is
     -- kernel time, not CPU, so the job slot is free now: another actor
-    -- reaps the child (through a pidfd, without blocking the loop), and
-    -- kills one that does not exit within a few seconds.
-    state.reaping = (state.reaping or 0) + 1
-    core.spawn(function()
-      if proc:wait_exit(5) == "timeout" then proc:kill() end
-      proc:reap()
-      state.running[proc] = nil
-      state.reaping = state.reaping - 1
-      if state.on_reaped then state.on_reaped() end
-    end)
+    -- reaps the child.
+    reap_later(state, proc)
     return rec
   end
   local how, code = proc:reap()
@@ -83,6 +101,13 @@ function M.run_child(state, job, deadline)
   local why = how == "signal" and ("killed by signal " .. code) or ("exit status " .. code)
   return { status = "error", duration = took,
     message = "the scenario process ended without a result (" .. why .. ")" }
+end
+
+--- retire(state, server): the server takes no more jobs and exits; it is
+--- reaped like a child after its report (state.reaping).
+function M.retire(state, server)
+  server:close_server()
+  reap_later(state, server)
 end
 
 --- parallel(state, items, n, fn): fn(item, i, k) over the items, at most n

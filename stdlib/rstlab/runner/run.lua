@@ -93,14 +93,28 @@ end
 
 -- 1. and 2.: the scenarios to run, in report order (each with its rank),
 -- and why there are none.
+-- A file's list child goes on as the server of its scenarios (see
+-- rstlab.runner.child) while fewer than this many serve at once; the
+-- other files' scenarios each load the file in a process of their own.
+local function max_servers(jobs)
+  return math.max(4, jobs + 2)
+end
+
 local function declared(state, o, ui, files, jobs)
   if ui.progress then ui.status(string.format("loading %d files ...", #files)) end
   local recs = {}
+  local free = o.list and 0 or max_servers(jobs)
   pool.parallel(state, files, jobs, function(file, i)
     if type(file) == "table" then
       recs[i] = { error = file.error }
     else
-      recs[i] = pool.run_child(state, { mode = "list", file = file }, pool.deadline(o.timeout, o.time_scale))
+      local serve = free > 0
+      if serve then free = free - 1 end
+      local rec, server = pool.run_child(state, { mode = "list", file = file, serve = serve or nil },
+        pool.deadline(o.timeout, o.time_scale))
+      recs[i] = rec
+      if server then state.servers[file] = server
+      elseif serve then free = free + 1 end
     end
   end)
   local items = {}
@@ -121,7 +135,28 @@ local function declared(state, o, ui, files, jobs)
   end
   local work, why = selection.pick(items, o)
   for i, w in ipairs(work) do w.rank = i end
+  -- Servers of files with nothing selected go now.
+  local wanted = {}
+  for _, w in ipairs(work) do wanted[w.file] = true end
+  for file, server in pairs(state.servers) do
+    if not wanted[file] then
+      state.servers[file] = nil
+      pool.retire(state, server)
+    end
+  end
   return work, why
+end
+
+-- Every server left goes, and the run waits until they have exited.
+local function retire_all(state)
+  for file, server in pairs(state.servers) do
+    state.servers[file] = nil
+    pool.retire(state, server)
+  end
+  while (state.reaping or 0) > 0 do
+    local fatal = core.step(true)
+    if fatal then error(fatal, 0) end
+  end
 end
 
 --- run(opts [, out]) -> summary table. opts as the command line gives them
@@ -183,7 +218,7 @@ function M.run(o, out)
   end
 
   local ui = console.new(o, out)
-  local state = { running = {}, slots = {} }
+  local state = { running = {}, slots = {}, servers = {} }
   local summary = { passed = 0, failed = 0, errors = 0, skipped = 0, results = {},
     started = os.time(), hostname = hostname(), attempts = 0, flaky = {}, not_run = {} }
   local uncatch = o.signals and pool.catch_signals(state) or function() end
@@ -194,6 +229,7 @@ function M.run(o, out)
   -- held by descriptors: nothing to make here, nor to remove afterwards.
   reason.prepare()
   local function finish()
+    retire_all(state)
     uncatch()
     for name, f in pairs(files) do
       if not f:close() and not summary.report_error then -- (else already said)
@@ -233,6 +269,10 @@ function M.run(o, out)
   -- 3. Run every scenario, in rounds when repeating.
   local rounds = o["repeat"] or (o.until_fail and math.huge) or 1
   local multi = rounds > 1
+  -- Scenarios of each file yet to start: in a single round, a file's
+  -- server goes once its last scenario has run.
+  local left = {}
+  for _, w in ipairs(work) do left[w.file] = (left[w.file] or 0) + 1 end
   local attempts, tried = {}, {} -- [i] = list of records; [i] = last round it started
   local counts = { pass = 0, fail = 0, error = 0, skip = 0 }
   local round, done_round = 0, 0
@@ -294,7 +334,12 @@ function M.run(o, out)
         job.pcap_always = o.pcap_dir ~= nil
         job.packets = want_packets
         job.exiting = true
-        r = pool.run_child(state, job, deadline)
+        left[w.file] = left[w.file] - 1
+        r = pool.run_child(state, job, deadline, state.servers[w.file])
+        if left[w.file] == 0 and not multi and state.servers[w.file] then
+          pool.retire(state, state.servers[w.file])
+          state.servers[w.file] = nil
+        end
       end
       state.slots[k] = nil
       if r.interrupted then return end
