@@ -28,6 +28,13 @@ static void on_packet(struct rsl_capture *cap, size_t index, void *ud)
 		rsl_waiter_wake(&lc->w, "ready");
 }
 
+/* capture_hold_timestamps() -> true | nil, msg: see
+ * rsl_capture_hold_timestamps (a file's server calls it). */
+static int lcap_hold_timestamps(lua_State *L)
+{
+	return rsl_push_status(L, rsl_capture_hold_timestamps(), "cannot switch on timestamps");
+}
+
 /* capture(host, ifname, filter, label) -> Capture | nil, msg, code.
  * A bad filter raises: it is a script error, not a network failure. */
 static int lcap_new(lua_State *L)
@@ -214,7 +221,8 @@ void rsl_open_capture(lua_State *L)
 	static const luaL_Reg meta[] = {
 		{ "__gc", lcap_gc }, { "__close", lcap_close }, { NULL, NULL },
 	};
-	static const luaL_Reg funcs[] = { { "capture", lcap_new }, { NULL, NULL } };
+	static const luaL_Reg funcs[] = { { "capture", lcap_new },
+		{ "capture_hold_timestamps", lcap_hold_timestamps }, { NULL, NULL } };
 	rsl_new_class(L, RSL_MT_CAPTURE, methods, meta);
 	luaL_setfuncs(L, funcs, 0);
 }

@@ -3,7 +3,8 @@
  * from it (stdlib/rstlab/reason.lua): one reader per Lua state, kept in
  * the engine record.
  *
- * Lua: trace_open(), trace_events(from), trace_lost(), trace_close().
+ * Lua: trace_open(), trace_events(from), trace_lost(), trace_close(),
+ * trace_share().
  */
 #include "private.h"
 
@@ -22,7 +23,9 @@ static int ltrace_open(lua_State *L)
 			 * events with a port of the slice anyway). */
 			int lo, hi;
 			rsl_sandbox_ports(&lo, &hi);
-			if (lo > 0 && rsl_trace_ports(eng->trace, lo, hi) != RSL_OK) {
+			/* (0, 0: every event; a reader of a shared program
+			 * needs the call either way) */
+			if (rsl_trace_ports(eng->trace, lo, lo > 0 ? hi : 0) != RSL_OK) {
 				snprintf(eng->trace_why, sizeof eng->trace_why, "%s",
 				         rsl_trace_error(eng->trace));
 				rsl_trace_close(eng->trace);
@@ -61,6 +64,14 @@ static int ltrace_events(lua_State *L)
 	return 1;
 }
 
+/* trace_share() -> true | nil, why: one program for this process and the
+ * scenario processes it forks (rsl_trace_share). */
+static int ltrace_share(lua_State *L)
+{
+	char why[RSL_ERRLEN];
+	return rsl_push_status(L, rsl_trace_share(why, sizeof why), why);
+}
+
 /* trace_close(): stop reading now. */
 static int ltrace_close(lua_State *L)
 {
@@ -82,6 +93,7 @@ void rsl_open_trace(lua_State *L)
 	static const luaL_Reg funcs[] = {
 		{ "trace_open", ltrace_open }, { "trace_events", ltrace_events },
 		{ "trace_close", ltrace_close }, { "trace_lost", ltrace_lost },
+		{ "trace_share", ltrace_share },
 		{ NULL, NULL },
 	};
 	luaL_setfuncs(L, funcs, 0);

@@ -571,3 +571,20 @@ void rsl_capture_free(struct rsl_capture *cap)
 	}
 	destroy(cap);
 }
+
+int rsl_capture_hold_timestamps(void)
+{
+	static int held = -1;
+	if (held >= 0)
+		return RSL_OK;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int on = 1;
+	if (fd < 0)
+		return RSL_ESYS;
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) < 0) {
+		close(fd);
+		return RSL_ESYS;
+	}
+	held = fd; /* open until the process ends: that is the point */
+	return RSL_OK;
+}

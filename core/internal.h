@@ -42,6 +42,10 @@ RSL_HIDDEN void rsl_format_error(char *buf, size_t len, const char *fmt, ...)
  * RSL_OK when tracing is available; RSL_EUNAVAIL or RSL_ESYS and a reason
  * in why when it will not be. */
 RSL_HIDDEN int rsl_sandbox_prepare_tracing(char *why, size_t len);
+/* Ephemeral ports are cut in slots of this many: each sandbox takes one
+ * (core/sandbox.c), and the shared RST-reason program routes by slot
+ * (core/trace.c). */
+#define RSL_PORT_SLOT 200
 
 /* ---- shared helpers of the core's files ---------------------------------- */
 

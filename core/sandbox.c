@@ -27,8 +27,8 @@
 #include <unistd.h>
 
 #define SLOT_DIR "/tmp/.rstlab-ports"
-#define PORT_BASE 20000
-#define SLOT_SIZE 200
+#define PORT_BASE (100 * RSL_PORT_SLOT) /* 20000: slices are whole slots */
+#define SLOT_SIZE RSL_PORT_SLOT
 #define NSLOTS 200 /* ports 20000..59999 */
 #define TRACEFS "/sys/kernel/tracing"
 

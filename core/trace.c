@@ -77,6 +77,8 @@ struct layout {
 struct rsl_trace {
 	int ring_fd, prog_fd, perf_fd;
 	int map_fd;                     /* array map: [0] lost events, [1] port range */
+	bool shared;                    /* fed by the shared program (rsl_trace_share) */
+	int slot_lo, slot_hi;           /* its slots there; -1 while none */
 	void *cons;                     /* the consumer page (read-write) */
 	const void *prod;               /* producer page + data, twice mapped */
 	size_t page;
@@ -345,7 +347,8 @@ static size_t emit(struct bpf_insn *p, const struct layout *lay, int ring_fd, in
 	return n;
 }
 
-static int map_create(enum bpf_map_type type, unsigned key, unsigned value, unsigned entries)
+static int map_create_inner(enum bpf_map_type type, unsigned key, unsigned value,
+                            unsigned entries, int inner_fd)
 {
 	union bpf_attr a;
 	memset(&a, 0, sizeof a);
@@ -354,7 +357,106 @@ static int map_create(enum bpf_map_type type, unsigned key, unsigned value, unsi
 	a.value_size = value;
 	a.max_entries = entries;
 	a.map_flags = 0;
+	a.inner_map_fd = inner_fd < 0 ? 0 : (uint32_t)inner_fd;
 	return (int)sys_bpf(BPF_MAP_CREATE, &a);
+}
+
+static int map_create(enum bpf_map_type type, unsigned key, unsigned value, unsigned entries)
+{
+	return map_create_inner(type, key, value, entries, -1);
+}
+
+/* ---- the shared program (rsl_trace_share) ------------------------------ */
+
+/* One program for a process and the children it forks afterwards. Ports
+ * are cut in slots of RSL_PORT_SLOT (the sandbox's slices are slots);
+ * outer[slot] is the ring of the reader that holds that slot, lost[slot]
+ * counts what did not fit in it. A reader adds its ring to its slots and
+ * takes it out when it closes; one killed on the way leaves its ring
+ * there until the next reader of that slot replaces it. */
+#define SHARE_SLOTS (65536 / RSL_PORT_SLOT + 1)
+
+static struct {
+	bool on;
+	int outer_fd, lost_fd, prog_fd, perf_fd;
+	struct layout lay;
+} share = { .outer_fd = -1, .lost_fd = -1, .prog_fd = -1, .perf_fd = -1 };
+
+/* Deliver the copied record (at r10 - B) to the ring of the slot in r7,
+ * if a reader holds it; a full ring counts one lost event there. */
+static size_t emit_deliver(struct bpf_insn *p, size_t n, int B, short key)
+{
+	size_t skip[3];
+	p[n++] = INSN(BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_7, key, 0);
+	p[n++] = INSN(BPF_LD | BPF_IMM | BPF_DW, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, share.outer_fd);
+	p[n++] = INSN(0, 0, 0, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, key);
+	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem);
+	skip[0] = n;
+	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_0, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -B);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_3, 0, 0, B);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, 0);
+	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ringbuf_output);
+	skip[1] = n;
+	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0);
+	p[n++] = INSN(BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_7, key, 0);
+	p[n++] = INSN(BPF_LD | BPF_IMM | BPF_DW, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, share.lost_fd);
+	p[n++] = INSN(0, 0, 0, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, key);
+	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem);
+	skip[2] = n;
+	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1);
+	p[n++] = INSN(BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_0, BPF_REG_1, 0, BPF_ADD);
+	for (int i = 0; i < 3; i++)
+		p[skip[i]].off = (short)((long)n - (long)skip[i] - 1);
+	return n;
+}
+
+/* r1 = the port at ctx offset off (network order in the record) / slot */
+static size_t emit_slot(struct bpf_insn *p, size_t n, unsigned off)
+{
+	p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_H, BPF_REG_1, BPF_REG_6, (short)(off + 2), 0);
+	p[n++] = INSN(BPF_ALU | BPF_END | BPF_TO_BE, BPF_REG_1, 0, 0, 16);
+	p[n++] = INSN(BPF_ALU64 | BPF_DIV | BPF_K, BPF_REG_1, 0, 0, RSL_PORT_SLOT);
+	return n;
+}
+
+/* The shared program (room for 200 instructions): the record copied as in
+ * emit(), then delivered to the slot of its source port and, when it is
+ * another one, to that of its destination port. */
+static size_t emit_shared(struct bpf_insn *p, const struct layout *lay)
+{
+	size_t n = 0;
+	int B = (int)lay->rec_end;
+	short key = (short)(-B - 8);
+
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0);
+	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ktime_get_ns);
+	p[n++] = INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_0, (short)-B, 0);
+	for (int off = 8; off < B; off += 8) {
+		p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_1, BPF_REG_6, (short)off, 0);
+		p[n++] = INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_1, (short)(off - B), 0);
+	}
+	/* r8: the source port's slot (kept to skip the same one twice) */
+	n = emit_slot(p, n, lay->saddr);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_8, BPF_REG_1, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_7, BPF_REG_1, 0, 0);
+	n = emit_deliver(p, n, B, key);
+	n = emit_slot(p, n, lay->daddr);
+	size_t same = n;
+	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_X, BPF_REG_1, BPF_REG_8, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_7, BPF_REG_1, 0, 0);
+	n = emit_deliver(p, n, B, key);
+	p[same].off = (short)((long)n - (long)same - 1);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0);
+	p[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	return n;
 }
 
 static int unavailable(int e)
@@ -363,27 +465,12 @@ static int unavailable(int e)
 	       e == EOPNOTSUPP ? RSL_EUNAVAIL : RSL_ESYS;
 }
 
-static int load(struct rsl_trace *t, char *err, size_t errlen)
+static int load_prog(const struct bpf_insn *prog, size_t n, int *prog_fd, char *err,
+                     size_t errlen)
 {
 	static char log[8192];
-	struct bpf_insn prog[160];
 	union bpf_attr a;
-	int e;
 
-	t->ring_fd = map_create(BPF_MAP_TYPE_RINGBUF, 0, 0, RING_SIZE);
-	if (t->ring_fd < 0) {
-		e = errno;
-		rsl_format_error(err, errlen, "creating a BPF ring buffer: %s%s", strerror(e),
-		                 e == EPERM ? " (reading RST reasons needs root)" : "");
-		return unavailable(e);
-	}
-	t->map_fd = map_create(BPF_MAP_TYPE_ARRAY, 4, 8, 2);
-	if (t->map_fd < 0) {
-		e = errno;
-		rsl_format_error(err, errlen, "creating a BPF array: %s", strerror(e));
-		return unavailable(e);
-	}
-	size_t n = emit(prog, &t->lay, t->ring_fd, t->map_fd);
 	memset(&a, 0, sizeof a);
 	a.prog_type = BPF_PROG_TYPE_TRACEPOINT;
 	a.insns = (uint64_t)(uintptr_t)prog;
@@ -394,9 +481,9 @@ static int load(struct rsl_trace *t, char *err, size_t errlen)
 	a.log_level = 1;
 	log[0] = '\0';
 	memcpy(a.prog_name, "rstlab_rst", sizeof "rstlab_rst");
-	t->prog_fd = (int)sys_bpf(BPF_PROG_LOAD, &a);
-	if (t->prog_fd < 0) {
-		e = errno;
+	*prog_fd = (int)sys_bpf(BPF_PROG_LOAD, &a);
+	if (*prog_fd < 0) {
+		int e = errno;
 		/* the verifier's last line before its statistics says why */
 		char *why = log, *line = log;
 		for (char *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
@@ -409,8 +496,14 @@ static int load(struct rsl_trace *t, char *err, size_t errlen)
 		                 why[0] != '\0' ? ": " : "", why);
 		return unavailable(e);
 	}
+	return RSL_OK;
+}
 
+/* The program on the tracepoint, through a perf event of its own. */
+static int attach(int prog_fd, int *perf_fd, char *err, size_t errlen)
+{
 	char idbuf[32];
+	int e;
 	if (read_event_file("id", idbuf, sizeof idbuf) <= 0) {
 		e = errno;
 		rsl_format_error(err, errlen, "reading the id of tcp:tcp_send_reset: %s",
@@ -425,20 +518,114 @@ static int load(struct rsl_trace *t, char *err, size_t errlen)
 	pa.sample_period = 1;
 	/* The program runs on every CPU whichever CPU the event is opened
 	 * on: it hangs on the tracepoint itself, not on this event. */
-	t->perf_fd = (int)syscall(SYS_perf_event_open, &pa, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
-	if (t->perf_fd < 0) {
+	*perf_fd = (int)syscall(SYS_perf_event_open, &pa, -1, 0, -1, PERF_FLAG_FD_CLOEXEC);
+	if (*perf_fd < 0) {
 		e = errno;
 		rsl_format_error(err, errlen, "perf_event_open on tcp:tcp_send_reset: %s",
 		                 strerror(e));
 		return unavailable(e);
 	}
-	if (ioctl(t->perf_fd, PERF_EVENT_IOC_SET_BPF, t->prog_fd) < 0 ||
-	    ioctl(t->perf_fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
+	if (ioctl(*perf_fd, PERF_EVENT_IOC_SET_BPF, prog_fd) < 0 ||
+	    ioctl(*perf_fd, PERF_EVENT_IOC_ENABLE, 0) < 0) {
 		e = errno;
 		rsl_format_error(err, errlen, "attaching the BPF program: %s", strerror(e));
 		return unavailable(e);
 	}
 	return RSL_OK;
+}
+
+static int create_ring(int *ring_fd, char *err, size_t errlen)
+{
+	*ring_fd = map_create(BPF_MAP_TYPE_RINGBUF, 0, 0, RING_SIZE);
+	if (*ring_fd < 0) {
+		int e = errno;
+		rsl_format_error(err, errlen, "creating a BPF ring buffer: %s%s", strerror(e),
+		                 e == EPERM ? " (reading RST reasons needs root)" : "");
+		return unavailable(e);
+	}
+	return RSL_OK;
+}
+
+/* t's own program on its ring (made already), with its own counters. */
+static int load_own(struct rsl_trace *t, char *err, size_t errlen)
+{
+	struct bpf_insn prog[160];
+	t->map_fd = map_create(BPF_MAP_TYPE_ARRAY, 4, 8, 2);
+	if (t->map_fd < 0) {
+		int e = errno;
+		rsl_format_error(err, errlen, "creating a BPF array: %s", strerror(e));
+		return unavailable(e);
+	}
+	size_t n = emit(prog, &t->lay, t->ring_fd, t->map_fd);
+	int rc = load_prog(prog, n, &t->prog_fd, err, errlen);
+	if (rc == RSL_OK)
+		rc = attach(t->prog_fd, &t->perf_fd, err, errlen);
+	return rc;
+}
+
+int rsl_trace_share(char *err, size_t errlen)
+{
+	char noerr[1];
+	struct bpf_insn prog[200];
+	int rc, tmpl = -1;
+
+	if (err == NULL || errlen == 0) {
+		err = noerr;
+		errlen = sizeof noerr;
+	}
+	if (share.on)
+		return RSL_OK;
+	if (rsl_trace_check(err, errlen) != RSL_OK)
+		return RSL_EUNAVAIL;
+	rc = read_layout(&share.lay, err, errlen);
+	if (rc == RSL_OK)
+		rc = create_ring(&tmpl, err, errlen);
+	if (rc == RSL_OK) {
+		share.outer_fd = map_create_inner(BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, SHARE_SLOTS, tmpl);
+		share.lost_fd = map_create(BPF_MAP_TYPE_ARRAY, 4, 8, SHARE_SLOTS);
+		if (share.outer_fd < 0 || share.lost_fd < 0) {
+			rsl_format_error(err, errlen, "creating the BPF maps of the shared program: %s",
+			                 strerror(errno));
+			rc = unavailable(errno);
+		}
+	}
+	if (tmpl >= 0)
+		close(tmpl);
+	if (rc == RSL_OK) {
+		size_t n = emit_shared(prog, &share.lay);
+		rc = load_prog(prog, n, &share.prog_fd, err, errlen);
+	}
+	if (rc == RSL_OK)
+		rc = attach(share.prog_fd, &share.perf_fd, err, errlen);
+	if (rc != RSL_OK) {
+		int fds[] = { share.perf_fd, share.prog_fd, share.lost_fd, share.outer_fd };
+		for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		share.perf_fd = share.prog_fd = share.lost_fd = share.outer_fd = -1;
+		return rc;
+	}
+	share.on = true;
+	return RSL_OK;
+}
+
+static long slot_op(int cmd, int map_fd, uint32_t slot, const void *value)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof a);
+	a.map_fd = (uint32_t)map_fd;
+	a.key = (uint64_t)(uintptr_t)&slot;
+	a.value = (uint64_t)(uintptr_t)value;
+	a.flags = BPF_ANY;
+	return sys_bpf(cmd, &a);
+}
+
+/* Take t's ring out of the slots it holds. */
+static void leave_slots(struct rsl_trace *t)
+{
+	for (int k = t->slot_lo; k >= 0 && k <= t->slot_hi; k++)
+		slot_op(BPF_MAP_DELETE_ELEM, share.outer_fd, (uint32_t)k, NULL);
+	t->slot_lo = t->slot_hi = -1;
 }
 
 static int map_ring(struct rsl_trace *t, char *err, size_t errlen)
@@ -465,6 +652,8 @@ static int map_ring(struct rsl_trace *t, char *err, size_t errlen)
 
 static void release(struct rsl_trace *t)
 {
+	if (t->shared)
+		leave_slots(t);
 	if (t->prod != NULL)
 		munmap((void *)t->prod, t->page + 2 * (size_t)RING_SIZE);
 	if (t->cons != NULL)
@@ -499,9 +688,20 @@ int rsl_trace_open(struct rsl_trace **out, char *err, size_t errlen)
 		return RSL_ESYS;
 	}
 	t->ring_fd = t->map_fd = t->prog_fd = t->perf_fd = -1;
-	int rc = read_layout(&t->lay, err, errlen);
+	t->slot_lo = t->slot_hi = -1;
+	int rc = RSL_OK;
+	if (share.on) {
+		/* a ring of its own; the shared program feeds it once
+		 * rsl_trace_ports has said which ports are its */
+		t->shared = true;
+		t->lay = share.lay;
+	} else {
+		rc = read_layout(&t->lay, err, errlen);
+	}
 	if (rc == RSL_OK)
-		rc = load(t, err, errlen);
+		rc = create_ring(&t->ring_fd, err, errlen);
+	if (rc == RSL_OK && !t->shared)
+		rc = load_own(t, err, errlen);
 	if (rc == RSL_OK)
 		rc = map_ring(t, err, errlen);
 	if (rc != RSL_OK) {
@@ -529,10 +729,36 @@ const struct rsl_rst_event *rsl_trace_event(const struct rsl_trace *t, size_t i)
 
 int rsl_trace_ports(struct rsl_trace *t, int lo, int hi)
 {
-	if (t == NULL || t->map_fd < 0)
+	if (t == NULL || (t->map_fd < 0 && !t->shared))
 		return RSL_ECLOSED;
 	if (lo < 0 || hi > 65535 || (lo > 0 && hi < lo) || (lo == 0 && hi != 0))
 		return RSL_EINVAL;
+	if (t->shared) {
+		leave_slots(t);
+		if (lo == 0) {
+			/* every event: the shared program cannot say those; a
+			 * program of t's own from now on */
+			t->shared = false;
+			if (load_own(t, t->err, sizeof t->err) != RSL_OK)
+				return RSL_ESYS;
+			return RSL_OK;
+		}
+		uint64_t zero = 0;
+		for (int k = lo / RSL_PORT_SLOT; k <= hi / RSL_PORT_SLOT; k++) {
+			uint32_t fd = (uint32_t)t->ring_fd;
+			if (slot_op(BPF_MAP_UPDATE_ELEM, share.lost_fd, (uint32_t)k, &zero) < 0 ||
+			    slot_op(BPF_MAP_UPDATE_ELEM, share.outer_fd, (uint32_t)k, &fd) < 0) {
+				rsl_set_error(t->err, "joining the shared program's slot %d: %s", k,
+				              strerror(errno));
+				leave_slots(t);
+				return RSL_ESYS;
+			}
+			if (t->slot_lo < 0)
+				t->slot_lo = k;
+			t->slot_hi = k;
+		}
+		return RSL_OK;
+	}
 	uint32_t key = 1;
 	uint32_t value[2] = { (uint32_t)lo, (uint32_t)hi };
 	union bpf_attr a;
@@ -550,6 +776,13 @@ int rsl_trace_ports(struct rsl_trace *t, int lo, int hi)
 
 uint64_t rsl_trace_lost(const struct rsl_trace *t)
 {
+	if (t != NULL && t->shared) {
+		uint64_t sum = 0, v;
+		for (int k = t->slot_lo; k >= 0 && k <= t->slot_hi; k++)
+			if (slot_op(BPF_MAP_LOOKUP_ELEM, share.lost_fd, (uint32_t)k, &v) == 0)
+				sum += v;
+		return sum;
+	}
 	if (t == NULL || t->map_fd < 0)
 		return 0;
 	uint32_t key = 0;

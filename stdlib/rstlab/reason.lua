@@ -29,7 +29,7 @@
 --- announced (a firewall's reject, a middlebox) is "none". Anything else is
 --- said as "unchecked: why", never as passed.
 ---
---- Runner side:   reason.prepare(), reason.child_done()
+--- Runner side:   reason.prepare(), reason.share(), reason.child_done()
 --- Scenario side: reason.new() -> a Reasons object per scenario.
 
 local core = require "rstlab.core"
@@ -55,6 +55,13 @@ M.NONE_WINDOW = 2
 --- (core/trace.c), which dies with it.
 function M.prepare()
   return core.prepare_tracing()
+end
+
+--- share(): in a process that forks many scenario processes (a file's
+--- server): one program for all of them (core.trace_share), so that each
+--- only makes a ring. Best effort: without it each loads its own.
+function M.share()
+  core.trace_share()
 end
 
 --- child_done(): a scenario process lets go of its reader before it exits.

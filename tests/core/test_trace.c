@@ -441,6 +441,148 @@ static void test_trace_lost(void **state)
 	close(hold);
 }
 
+/* ---- one program shared by many readers (rsl_trace_share) ---------------- */
+
+#define CHECK(c) do { if (!(c)) { fprintf(stderr, "test_trace_shared: line %d: %s\n", \
+	__LINE__, #c); _exit(1); } } while (0)
+
+/* A TCP socket bound to 127.0.0.1:port (0 for any). */
+static int bound_at(uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(fd >= 0);
+	fill_addr(AF_INET, LO4, port, &ss, &len);
+	CHECK(bind(fd, (struct sockaddr *)&ss, len) == 0);
+	return fd;
+}
+
+/* A refused connect from 127.0.0.1:from to 127.0.0.1:to (bound, not
+ * listening): the RST goes from to to from. */
+static void refuse(uint16_t from, uint16_t to)
+{
+	int hold = bound_at(to), c = bound_at(from);
+	CHECK(connect_loop(c, AF_INET, to) == -1 && errno == ECONNREFUSED);
+	close(c);
+	close(hold);
+}
+
+/* Events of t from 127.0.0.1:sport to 127.0.0.1:dport, after waiting up
+ * to `wait` seconds for one. */
+static size_t events_of(struct rsl_trace *t, uint16_t sport, uint16_t dport, double wait)
+{
+	double deadline = rsl_now() + wait;
+	for (;;) {
+		CHECK(rsl_trace_drain(t) == RSL_OK);
+		size_t n = count_events(t, AF_INET, LO4, sport, LO4, dport);
+		if (n > 0 || rsl_now() >= deadline)
+			return n;
+		struct pollfd p = { .fd = rsl_trace_fd(t), .events = POLLIN };
+		poll(&p, 1, 10);
+	}
+}
+
+/* BPF programs this process holds a descriptor of. */
+static int progs_held(void)
+{
+	char path[320], line[128];
+	int n = 0;
+	DIR *d = opendir("/proc/self/fdinfo");
+	CHECK(d != NULL);
+	for (struct dirent *de; (de = readdir(d)) != NULL;) {
+		snprintf(path, sizeof path, "/proc/self/fdinfo/%s", de->d_name);
+		FILE *f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		while (fgets(line, sizeof line, f) != NULL)
+			if (strncmp(line, "prog_id:", 8) == 0 || strncmp(line, "prog_type:", 10) == 0) {
+				n++;
+				break;
+			}
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/* The whole test runs in a child: sharing lasts as long as the process. */
+static void shared_child(void)
+{
+	char err[256] = "";
+	int lo, hi;
+	rsl_sandbox_ports(&lo, &hi);
+	CHECK(lo > 0 && lo % 200 == 0 && hi == lo + 199);
+	/* a second slot, next to the sandbox's: ports bound by hand */
+	int lo2 = lo + 200 <= 59800 ? lo + 200 : lo - 200;
+	int before = progs_held();
+
+	CHECK(rsl_trace_share(err, sizeof err) == RSL_OK);
+	CHECK(rsl_trace_share(err, sizeof err) == RSL_OK); /* once is enough */
+	CHECK(progs_held() == before + 1);
+	struct rsl_trace *t1 = NULL, *t2 = NULL, *t3 = NULL;
+	CHECK(rsl_trace_open(&t1, err, sizeof err) == RSL_OK);
+	CHECK(rsl_trace_open(&t2, err, sizeof err) == RSL_OK);
+	CHECK(rsl_trace_open(&t3, err, sizeof err) == RSL_OK);
+	CHECK(progs_held() == before + 1); /* readers load no program */
+	CHECK(rsl_trace_ports(t1, lo, hi) == RSL_OK);
+	CHECK(rsl_trace_ports(t2, lo2 + 10, lo2 + 20) == RSL_OK); /* the whole slot */
+
+	/* each RST reaches the reader of its slot, and only that one */
+	refuse((uint16_t)(lo + 7), (uint16_t)(lo + 8));
+	refuse((uint16_t)(lo2 + 150), (uint16_t)(lo2 + 151));
+	CHECK(events_of(t1, (uint16_t)(lo + 8), (uint16_t)(lo + 7), 5) == 1);
+	CHECK(events_of(t2, (uint16_t)(lo2 + 151), (uint16_t)(lo2 + 150), 5) == 1);
+	CHECK(events_of(t1, (uint16_t)(lo2 + 151), (uint16_t)(lo2 + 150), 0) == 0);
+	CHECK(events_of(t2, (uint16_t)(lo + 8), (uint16_t)(lo + 7), 0) == 0);
+	/* a RST between two slots reaches both */
+	refuse((uint16_t)(lo + 9), (uint16_t)(lo2 + 9));
+	CHECK(events_of(t1, (uint16_t)(lo2 + 9), (uint16_t)(lo + 9), 5) == 1);
+	CHECK(events_of(t2, (uint16_t)(lo2 + 9), (uint16_t)(lo + 9), 5) == 1);
+	/* without a range a reader of the shared program gets nothing ... */
+	CHECK(rsl_trace_drain(t3) == RSL_OK && rsl_trace_count(t3) == 0);
+	/* ... and with 0, 0 (every event) it loads its own */
+	CHECK(rsl_trace_ports(t3, 0, 0) == RSL_OK);
+	CHECK(progs_held() == before + 2);
+	refuse((uint16_t)(lo + 11), (uint16_t)(lo + 12));
+	CHECK(events_of(t3, (uint16_t)(lo + 12), (uint16_t)(lo + 11), 5) == 1);
+
+	/* losses are counted for the slot whose ring was full */
+	uint64_t lost1 = rsl_trace_lost(t1), lost2 = rsl_trace_lost(t2);
+	int hold = bound_at((uint16_t)(lo2 + 30)), c = bound_at((uint16_t)(lo2 + 31));
+	for (int i = 0; i < 4000; i++)
+		CHECK(connect_loop(c, AF_INET, (uint16_t)(lo2 + 30)) == -1);
+	close(c);
+	close(hold);
+	CHECK(rsl_trace_lost(t2) > lost2);
+	CHECK(rsl_trace_lost(t1) == lost1);
+
+	/* a closed reader leaves its slot: the next one of that slot reads */
+	rsl_trace_close(t2);
+	CHECK(rsl_trace_open(&t2, err, sizeof err) == RSL_OK);
+	CHECK(rsl_trace_ports(t2, lo2, lo2 + 199) == RSL_OK);
+	CHECK(rsl_trace_lost(t2) == 0);
+	refuse((uint16_t)(lo2 + 160), (uint16_t)(lo2 + 161));
+	CHECK(events_of(t2, (uint16_t)(lo2 + 161), (uint16_t)(lo2 + 160), 5) == 1);
+	rsl_trace_close(t1);
+	rsl_trace_close(t2);
+	rsl_trace_close(t3);
+	_exit(0);
+}
+
+static void test_trace_shared(void **state)
+{
+	(void)state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		shared_child();
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /* The id of the BPF program that process pid holds (its fdinfo says
  * "prog_id:"), or 0. */
 static unsigned prog_id_of(pid_t pid)
@@ -522,6 +664,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_trace_ports, setup_trace, teardown_trace),
 		cmocka_unit_test_setup_teardown(test_trace_lost, setup_trace, teardown_trace),
 		cmocka_unit_test(test_trace_killed_process_leaves_nothing),
+		cmocka_unit_test(test_trace_shared),
 	};
 
 	bool tracing = rsl_sandbox_prepare_tracing(why, sizeof why) == RSL_OK;

@@ -343,6 +343,14 @@ RSL_API size_t rsl_capture_malformed(const struct rsl_capture *cap);
 RSL_API int rsl_capture_write(struct rsl_capture *cap, const char *path);
 /* Stop capturing (idempotent); the stored packets stay readable. */
 RSL_API void rsl_capture_close(struct rsl_capture *cap);
+/* For a process that forks many captures (the runner's file servers):
+ * keep the kernel's packet timestamps switched on from now until this
+ * process and its children have exited. The first socket that asks for
+ * timestamps switches them on for the whole machine, and the last one to
+ * close switches them off, each by patching kernel code on every CPU
+ * (1 to 4 ms a capture measured here); with one held here, a capture's
+ * open and close only count. RSL_OK, or RSL_ESYS. */
+RSL_API int rsl_capture_hold_timestamps(void);
 RSL_API void rsl_capture_free(struct rsl_capture *cap);
 /* The last failure's message; owned by cap, valid until its next call. */
 RSL_API const char *rsl_capture_error(const struct rsl_capture *cap);
@@ -399,11 +407,24 @@ RSL_API int rsl_trace_check(char *why, size_t len);
  * ms. rsl_trace_close blocks while the kernel detaches the program (RCU
  * grace periods: 10 to 50 ms measured on 6.18). */
 RSL_API int rsl_trace_open(struct rsl_trace **out, char *err, size_t errlen);
+/* For a process that forks many readers (the runner's file servers): load
+ * the program and attach it once, here. From then on rsl_trace_open, in
+ * this process and in every child forked after this call, makes only a
+ * ring of its own (no program to load, nothing to detach at close: the
+ * detach waits for grace periods), which the shared program feeds once
+ * rsl_trace_ports has given its ports. Ports are routed in slots of 200
+ * (20000-20199, ...), a range covers the slots it touches, and two
+ * readers must not hold the same slot (the sandbox's port slices are
+ * slots of their own, taken machine-wide). RSL_OK, or as rsl_trace_open;
+ * the program lives until this process and its children have exited. */
+RSL_API int rsl_trace_share(char *err, size_t errlen);
 /* Keep only the events with a port in [lo, hi] (source or destination),
  * dropped in the kernel otherwise, so that RSTs elsewhere on the machine
  * cannot fill t's ring; 0, 0 keeps every event (the default). RSL_OK,
  * RSL_EINVAL for a bad range. */
 RSL_API int rsl_trace_ports(struct rsl_trace *t, int lo, int hi);
+/* (A reader of a shared program gets no event before this call; 0, 0
+ * then loads a program of its own, as without sharing.) */
 /* The ring's fd, owned by t: readable (epoll, poll) when events wait. */
 RSL_API int rsl_trace_fd(const struct rsl_trace *t);
 /* Take what the ring holds now: RSL_OK, or RSL_ESYS with the reason in

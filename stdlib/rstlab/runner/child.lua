@@ -140,6 +140,8 @@ function M.child_main(arg)
     -- The namespace work every scenario would repeat, done once here (a
     -- failure is left to each scenario's own sandbox_enter to report).
     core.sandbox_prepare()
+    reason.share()
+    core.capture_hold_timestamps()
     job = M.deserialize(core.serve()) -- returns in each child
     -- Each scenario its own random sequence. (math.randomseed() alone
     -- mixes the time in seconds with addresses, which forks share.)
