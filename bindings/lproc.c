@@ -342,8 +342,16 @@ static int lproc_report(lua_State *L)
 		s += n;
 		len -= (size_t)n;
 	}
-	if (last)
-		close(REPORT_FD);
+	if (last) {
+		/* /dev/null takes fd 3's place, which closes the pipe: nothing
+		 * opened later lands on 3, where a server's children get their
+		 * own report pipe (serve). */
+		int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (nul < 0 || dup2(nul, REPORT_FD) < 0)
+			close(REPORT_FD);
+		if (nul >= 0 && nul != REPORT_FD)
+			close(nul);
+	}
 	lua_pushboolean(L, 1);
 	return 1;
 }

@@ -269,8 +269,8 @@ function M.run(o, out)
   -- 3. Run every scenario, in rounds when repeating.
   local rounds = o["repeat"] or (o.until_fail and math.huge) or 1
   local multi = rounds > 1
-  -- Scenarios of each file yet to start: in a single round, a file's
-  -- server goes once its last scenario has run.
+  -- Scenarios of each file yet to finish: in a single round, a file's
+  -- server goes once they all have (it outlives its scenarios).
   local left = {}
   for _, w in ipairs(work) do left[w.file] = (left[w.file] or 0) + 1 end
   local attempts, tried = {}, {} -- [i] = list of records; [i] = last round it started
@@ -334,8 +334,8 @@ function M.run(o, out)
         job.pcap_always = o.pcap_dir ~= nil
         job.packets = want_packets
         job.exiting = true
-        left[w.file] = left[w.file] - 1
         r = pool.run_child(state, job, deadline, state.servers[w.file])
+        left[w.file] = left[w.file] - 1
         if left[w.file] == 0 and not multi and state.servers[w.file] then
           pool.retire(state, state.servers[w.file])
           state.servers[w.file] = nil
