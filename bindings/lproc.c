@@ -9,10 +9,10 @@
  * without blocking the loop, so many children can run at once.
  *
  * fork(module, arg, true) makes a server: a child that also gets a
- * command socket (fd 4). Once its Lua code calls serve(), each job the
- * parent sends with proc:spawn(text) forks a child of the server's state
- * (what it loaded is there already) that becomes the parent's own child
- * (CLONE_PARENT): serve() returns the job's text in that child only.
+ * command socket (fd 4). Its Lua code takes each job the parent sends
+ * with proc:spawn(text) (serve_next()) and forks a child of the server's
+ * state for it (serve_fork()): what the server loaded is there already,
+ * and the child becomes the parent's own (CLONE_PARENT).
  *
  * The runner's other process-level needs live here too: report(text),
  * exit(code), pid(), isatty(fd), and the file system's listdir(path) and
@@ -203,75 +203,83 @@ static bool full_io(int fd, void *buf, size_t len, bool out)
 	return true;
 }
 
-/* serve() -> job text, in a server (fd 4 is its command socket): takes
- * jobs until the parent closes the socket, then exits. For each it forks
- * a child whose parent is the server's parent (CLONE_PARENT), with a new
- * report pipe on fd 3 and this process's loop made anew; only there does
- * serve() return. The parent gets the pid and the pipe's read end, or
- * -errno. */
-static int lproc_serve(lua_State *L)
+/* serve_next() -> job text, in a server (fd 4 is its command socket): the
+ * next job the parent sent; when the parent has closed the socket, the
+ * server exits here. */
+static int lproc_serve_next(lua_State *L)
+{
+	uint32_t len;
+	if (!full_io(SERVE_FD, &len, sizeof len, false) || len > MAX_JOB)
+		_exit(0);
+	luaL_Buffer b;
+	char *job = luaL_buffinitsize(L, &b, len);
+	if (!full_io(SERVE_FD, job, len, false))
+		_exit(0);
+	luaL_pushresultsize(&b, len);
+	return 1;
+}
+
+/* serve_fork() -> true in the child, false in the server: after
+ * serve_next, a child for that job, whose parent is the server's parent
+ * (CLONE_PARENT), with a new report pipe on fd 3 and this process's loop
+ * made anew. The parent gets the pid and the pipe's read end over the
+ * command socket, or -errno. */
+static int lproc_serve_fork(lua_State *L)
 {
 	struct rsl_engine *eng = rsl_engine_get(L);
 	pid_t parent = getppid();
-	for (;;) {
-		uint32_t len;
-		if (!full_io(SERVE_FD, &len, sizeof len, false) || len > MAX_JOB)
-			_exit(0);
-		char *job = malloc(len ? len : 1);
-		if (job == NULL || !full_io(SERVE_FD, job, len, false))
-			_exit(70);
-		int p[2] = { -1, -1 };
-		int32_t reply;
-		if (pipe2(p, O_CLOEXEC) < 0) {
-			reply = -errno;
-		} else {
-			fflush(NULL);
-			pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL, NULL, 0);
-			if (pid == 0) {
-				close(SERVE_FD);
-				if (!detach(parent))
-					_exit(70);
-				close(p[0]);
-				if (dup2(p[1], REPORT_FD) < 0)
-					_exit(70);
-				close(p[1]);
-				ev_loop_fork(eng->loop->ev);
-				lua_pushlstring(L, job, len);
-				free(job);
-				return 1;
-			}
-			reply = pid < 0 ? -errno : (int32_t)pid;
-			close(p[1]);
-		}
-		free(job);
-		struct iovec iov = { .iov_base = &reply, .iov_len = sizeof reply };
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} u;
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-		if (reply > 0) {
-			mh.msg_control = u.buf;
-			mh.msg_controllen = sizeof u.buf;
-			struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(c), &p[0], sizeof(int));
-		}
-		ssize_t n;
-		do
-			n = sendmsg(SERVE_FD, &mh, MSG_NOSIGNAL);
-		while (n < 0 && errno == EINTR);
-		if (p[0] >= 0)
+	int p[2] = { -1, -1 };
+	int32_t reply;
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		reply = -errno;
+	} else {
+		fflush(NULL);
+		pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL, NULL, 0);
+		if (pid == 0) {
+			close(SERVE_FD);
+			if (!detach(parent))
+				_exit(70);
 			close(p[0]);
-		if (n != (ssize_t)sizeof reply)
-			_exit(0);
+			if (dup2(p[1], REPORT_FD) < 0)
+				_exit(70);
+			close(p[1]);
+			ev_loop_fork(eng->loop->ev);
+			lua_pushboolean(L, 1);
+			return 1;
+		}
+		reply = pid < 0 ? -errno : (int32_t)pid;
+		close(p[1]);
 	}
+	struct iovec iov = { .iov_base = &reply, .iov_len = sizeof reply };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	if (reply > 0) {
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof u.buf;
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &p[0], sizeof(int));
+	}
+	ssize_t n;
+	do
+		n = sendmsg(SERVE_FD, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (p[0] >= 0)
+		close(p[0]);
+	if (n != (ssize_t)sizeof reply)
+		_exit(0);
+	lua_pushboolean(L, 0);
+	return 1;
 }
 
 /* server:spawn(job text) -> Proc | nil, msg, code: a child of the server
- * runs the job (serve() returns it there); it is this process's child. */
+ * runs the job (serve_fork() returns true there); it is this process's
+ * child. */
 static int lproc_spawn_job(lua_State *L)
 {
 	struct lproc *z = check_proc(L, 1);
@@ -567,7 +575,8 @@ void rsl_open_proc(lua_State *L, lua_CFunction open_state)
 	};
 	static const luaL_Reg meta[] = { { "__gc", lproc_gc }, { NULL, NULL } };
 	static const luaL_Reg funcs[] = {
-		{ "fork", lproc_fork }, { "serve", lproc_serve },
+		{ "fork", lproc_fork }, { "serve_next", lproc_serve_next },
+		{ "serve_fork", lproc_serve_fork },
 		{ "report", lproc_report }, { "exit", lproc_exit },
 		{ "isatty", lproc_isatty }, { "pid", lproc_getpid },
 		{ "listdir", lproc_listdir }, { "mkdir", lproc_mkdir }, { NULL, NULL },

@@ -140,9 +140,21 @@ function M.child_main(arg)
     -- The namespace work every scenario would repeat, done once here (a
     -- failure is left to each scenario's own sandbox_enter to report).
     core.sandbox_prepare()
-    reason.share()
-    core.capture_hold_timestamps()
-    job = M.deserialize(core.serve()) -- returns in each child
+    local shared = false
+    while true do
+      job = M.deserialize(core.serve_next()) -- exits when the runner is done
+      if job.share and not shared then
+        -- Several scenarios to come: one RST-reason program for all of
+        -- them, and packet timestamps kept on (each would otherwise load
+        -- and detach a program, and switch timestamps on and off). Not
+        -- for one alone: the program's detach at the end would cost more
+        -- than it saves.
+        shared = true
+        reason.share()
+        core.capture_hold_timestamps()
+      end
+      if core.serve_fork() then break end
+    end
     -- Each scenario its own random sequence. (math.randomseed() alone
     -- mixes the time in seconds with addresses, which forks share.)
     math.randomseed(core.pid(), math.floor(core.now() * 1e9) % (1 << 53))

@@ -273,6 +273,8 @@ function M.run(o, out)
   -- server goes once they all have (it outlives its scenarios).
   local left = {}
   for _, w in ipairs(work) do left[w.file] = (left[w.file] or 0) + 1 end
+  local share = {} -- files whose server shares its setup among several scenarios
+  for file, n in pairs(left) do share[file] = n > 1 or multi end
   local attempts, tried = {}, {} -- [i] = list of records; [i] = last round it started
   local counts = { pass = 0, fail = 0, error = 0, skip = 0 }
   local round, done_round = 0, 0
@@ -334,6 +336,7 @@ function M.run(o, out)
         job.pcap_always = o.pcap_dir ~= nil
         job.packets = want_packets
         job.exiting = true
+        job.share = share[w.file]
         r = pool.run_child(state, job, deadline, state.servers[w.file])
         left[w.file] = left[w.file] - 1
         if left[w.file] == 0 and not multi and state.servers[w.file] then
