@@ -46,6 +46,9 @@ RSL_HIDDEN int rsl_sandbox_prepare_tracing(char *why, size_t len);
  * (core/sandbox.c), and the shared RST-reason program routes by slot
  * (core/trace.c). */
 #define RSL_PORT_SLOT 200
+/* Before making a host's namespace from the sandbox's: the sandbox's
+ * children get small TCP tables (once; nothing outside a sandbox). */
+RSL_HIDDEN void rsl_sandbox_child_tables(void);
 
 /* ---- shared helpers of the core's files ---------------------------------- */
 

@@ -94,6 +94,7 @@ int rsl_netns_new(int *out, char *err, size_t errlen)
 		seterr("opening /proc/self/ns/net: %s", strerror(errno));
 		return RSL_ESYS;
 	}
+	rsl_sandbox_child_tables();
 	if (unshare(CLONE_NEWNET) < 0) {
 		seterr("unshare(CLONE_NEWNET): %s", strerror(errno));
 		close(home);

@@ -122,6 +122,16 @@ static bool ask_child_ehash(void)
 	return rsl_write_text(CHILD_EHASH, "1024") == 0;
 }
 
+/* In a sandbox this process entered: its namespace is its own to set up;
+ * whether its children's small TCP tables have been asked for yet. */
+static bool sandboxed, tables_asked;
+
+void rsl_sandbox_child_tables(void)
+{
+	if (sandboxed && !tables_asked)
+		tables_asked = ask_child_ehash();
+}
+
 /* Set by rsl_sandbox_prepare: this process is in a namespace of its own
  * (and, if the kernel allows, one that gives its children small TCP
  * tables); each rsl_sandbox_enter then needs one unshare, not two. */
@@ -193,9 +203,12 @@ int rsl_sandbox_enter(char *err, size_t errlen)
 			                 strerror(errno));
 			return RSL_ESYS;
 		}
-		(void)ask_child_ehash(); /* for the hosts made from here */
 	}
 	prepared = false;
+	/* The hosts made from here ask for small tables too, when the first
+	 * one is made (rsl_sandbox_child_tables): most scenarios make none. */
+	sandboxed = true;
+	tables_asked = false;
 	if (rsl_lo_up(err, errlen) != RSL_OK)
 		return RSL_ESYS;
 	take_port_slice();
