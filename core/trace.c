@@ -255,16 +255,48 @@ static long sys_bpf(int cmd, union bpf_attr *attr)
 #define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), \
 	.src_reg = (s), .off = (o), .imm = (i) })
 
-/* r0 = bpf_map_lookup_elem(map, &k), the key k stored at r10 + key: the
- * instructions from p[n]; returns the next n. */
-static size_t emit_lookup(struct bpf_insn *p, size_t n, int map_fd, short key, int k)
+/* r0 = bpf_map_lookup_elem(map, r10 + key), the key stored there
+ * already: the instructions from p[n]; returns the next n. */
+static size_t emit_lookup_at(struct bpf_insn *p, size_t n, int map_fd, short key)
 {
-	p[n++] = INSN(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, key, k);
 	p[n++] = INSN(BPF_LD | BPF_IMM | BPF_DW, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, map_fd);
 	p[n++] = INSN(0, 0, 0, 0, 0);
 	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
 	p[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, key);
 	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem);
+	return n;
+}
+
+/* r0 = bpf_map_lookup_elem(map, &k), the key k stored at r10 + key. */
+static size_t emit_lookup(struct bpf_insn *p, size_t n, int map_fd, short key, int k)
+{
+	p[n++] = INSN(BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, key, k);
+	return emit_lookup_at(p, n, map_fd, key);
+}
+
+/* The record (ctx in r6) to the stack at r10 - B: the monotonic time in
+ * its first 8 bytes (where the record's common fields were), the record's
+ * bytes 8.. after them. */
+static size_t emit_copy(struct bpf_insn *p, size_t n, int B)
+{
+	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ktime_get_ns);
+	p[n++] = INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_0, (short)-B, 0);
+	for (int off = 8; off < B; off += 8) {
+		p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_1, BPF_REG_6, (short)off, 0);
+		p[n++] = INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_1, (short)(off - B), 0);
+	}
+	return n;
+}
+
+/* r0 = bpf_ringbuf_output(r1, r10 - B, B, 0): the record, copied to the
+ * stack, into the ring that r1 names already. */
+static size_t emit_output(struct bpf_insn *p, size_t n, int B)
+{
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -B);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_3, 0, 0, B);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, 0);
+	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ringbuf_output);
 	return n;
 }
 
@@ -306,20 +338,11 @@ static size_t emit(struct bpf_insn *p, const struct layout *lay, int ring_fd, in
 	p[n++] = INSN(BPF_JMP | BPF_JGT | BPF_X, BPF_REG_1, BPF_REG_8, 0, 0);
 
 	size_t copy = n;
-	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ktime_get_ns);
-	p[n++] = INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_0, (short)-B, 0);
-	for (int off = 8; off < B; off += 8) {
-		p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_1, BPF_REG_6, (short)off, 0);
-		p[n++] = INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_1, (short)(off - B), 0);
-	}
+	n = emit_copy(p, n, B);
 	/* r0 = bpf_ringbuf_output(ring, r10 - B, B, 0) */
 	p[n++] = INSN(BPF_LD | BPF_IMM | BPF_DW, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, ring_fd);
 	p[n++] = INSN(0, 0, 0, 0, 0);
-	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
-	p[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -B);
-	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_3, 0, 0, B);
-	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, 0);
-	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ringbuf_output);
+	n = emit_output(p, n, B);
 	/* if (r0 != 0) { map[0] += 1 } (atomically) */
 	size_t if_full = n;
 	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0);
@@ -388,27 +411,15 @@ static size_t emit_deliver(struct bpf_insn *p, size_t n, int B, short key)
 {
 	size_t skip[3];
 	p[n++] = INSN(BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_7, key, 0);
-	p[n++] = INSN(BPF_LD | BPF_IMM | BPF_DW, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, share.outer_fd);
-	p[n++] = INSN(0, 0, 0, 0, 0);
-	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
-	p[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, key);
-	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem);
+	n = emit_lookup_at(p, n, share.outer_fd, key);
 	skip[0] = n;
 	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0);
 	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_0, 0, 0);
-	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
-	p[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, -B);
-	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_3, 0, 0, B);
-	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, 0);
-	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ringbuf_output);
+	n = emit_output(p, n, B);
 	skip[1] = n;
 	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0);
 	p[n++] = INSN(BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_7, key, 0);
-	p[n++] = INSN(BPF_LD | BPF_IMM | BPF_DW, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, share.lost_fd);
-	p[n++] = INSN(0, 0, 0, 0, 0);
-	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_2, BPF_REG_10, 0, 0);
-	p[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_2, 0, 0, key);
-	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem);
+	n = emit_lookup_at(p, n, share.lost_fd, key);
 	skip[2] = n;
 	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0);
 	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1);
@@ -437,12 +448,7 @@ static size_t emit_shared(struct bpf_insn *p, const struct layout *lay)
 	short key = (short)(-B - 8);
 
 	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0);
-	p[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_ktime_get_ns);
-	p[n++] = INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_0, (short)-B, 0);
-	for (int off = 8; off < B; off += 8) {
-		p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_1, BPF_REG_6, (short)off, 0);
-		p[n++] = INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_1, (short)(off - B), 0);
-	}
+	n = emit_copy(p, n, B);
 	/* r8: the source port's slot (kept to skip the same one twice) */
 	n = emit_slot(p, n, lay->saddr);
 	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_8, BPF_REG_1, 0, 0);
