@@ -222,6 +222,24 @@ unset RSTLAB_TEST_RANDOM RSTLAB_TEST_MARK # (not in the environment of grep belo
 left=$(grep -lz "RSTLAB_TEST_MARK=served-$$" /proc/[0-9]*/environ 2>/dev/null | wc -l)
 [ "$left" -eq 0 ] && ok "no process of the run is left" || bad "$left processes of the run are left"
 
+# A server killed in the middle of its file: the scenarios left run in
+# processes of their own, as files without a server do.
+cat >"$TMP/server_killed.lua" <<'EOS'
+for i = 1, 6 do
+  scenario("slow " .. i, function(t) t:sleep(0.3) end)
+end
+EOS
+timeout 60 "$RSTLAB" -j 1 "$TMP/server_killed.lua" >"$OUT" 2>&1 &
+rpid=$!
+sleep 0.7
+runner=$(pgrep -o -P "$rpid")     # (rpid is timeout's)
+server=$(pgrep -o -P "$runner")   # the runner's oldest child: the file's server
+[ -n "$server" ] && kill -KILL "$server"
+wait "$rpid"
+STATUS=$?
+expect_status 0
+expect_line '^6 passed, 0 failed$'
+
 # ---- usage ------------------------------------------------------------------
 run "$RSTLAB" --no-such-option $MIXED
 expect_status 2
