@@ -4,9 +4,11 @@
  * the engine record.
  *
  * Lua: trace_open(), trace_events(from), trace_lost(), trace_close(),
- * trace_share().
+ * trace_share(), trace_wait(timeout).
  */
 #include "private.h"
+
+#include <poll.h>
 
 /* trace_open() -> true | nil, why: this state's tcp_send_reset reader,
  * opened once (later calls say the same). */
@@ -72,6 +74,20 @@ static int ltrace_share(lua_State *L)
 	return rsl_push_status(L, rsl_trace_share(why, sizeof why), why);
 }
 
+/* trace_wait(timeout) -> bool: block until the ring has something to
+ * read or timeout seconds pass (true when it has). Blocks the whole
+ * process: for the short waits of reason.lua only. */
+static int ltrace_wait(lua_State *L)
+{
+	struct rsl_engine *eng = rsl_engine_get(L);
+	double timeout = luaL_checknumber(L, 1);
+	int ms = timeout > 0 ? (int)(timeout * 1000) + 1 : 0;
+	struct pollfd p = { .fd = rsl_trace_fd(eng->trace), .events = POLLIN };
+	int n = p.fd >= 0 ? poll(&p, 1, ms) : 0;
+	lua_pushboolean(L, n > 0);
+	return 1;
+}
+
 /* trace_close(): stop reading now. */
 static int ltrace_close(lua_State *L)
 {
@@ -93,7 +109,7 @@ void rsl_open_trace(lua_State *L)
 	static const luaL_Reg funcs[] = {
 		{ "trace_open", ltrace_open }, { "trace_events", ltrace_events },
 		{ "trace_close", ltrace_close }, { "trace_lost", ltrace_lost },
-		{ "trace_share", ltrace_share },
+		{ "trace_share", ltrace_share }, { "trace_wait", ltrace_wait },
 		{ NULL, NULL },
 	};
 	luaL_setfuncs(L, funcs, 0);

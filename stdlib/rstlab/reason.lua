@@ -163,13 +163,25 @@ function Reasons:of(c, pkt)
     return nil, "the trace's clock is not \"mono\": events cannot be paired with packets by time"
   end
   local W = M.WINDOW
-  local cands, near = {}, 0
-  for _, e in ipairs(self.events) do
-    if not e.suppressed and same_addresses(e, pkt) then
-      local d = math.abs(e.ts - pkt.ts)
-      if d <= W then cands[#cands + 1] = e end
-      if d <= M.NONE_WINDOW then near = near + 1 end
+  local cands, near
+  while true do
+    cands, near = {}, 0
+    for _, e in ipairs(self.events) do
+      if not e.suppressed and same_addresses(e, pkt) then
+        local d = math.abs(e.ts - pkt.ts)
+        if d <= W then cands[#cands + 1] = e end
+        if d <= M.NONE_WINDOW then near = near + 1 end
+      end
     end
+    -- A socket's own RST is announced just after it is sent, from the
+    -- same kernel call: on a busy machine the capture can hold the packet
+    -- before its event is written (seen: a keepalive RST sent from a
+    -- timer). So "none" waits until WINDOW past the packet; an event
+    -- that comes ends the wait at once.
+    local left = pkt.ts + W - core.wallclock()
+    if near > 0 or left <= 0 then break end
+    core.trace_wait(left)
+    self:sync()
   end
   if #cands == 0 then
     if near == 0 then return "none" end
