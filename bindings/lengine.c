@@ -134,7 +134,7 @@ void rsl_actor_add(lua_State *L, int idx)
 	lua_pop(L, 1);
 }
 
-static bool is_actor(lua_State *L)
+bool rsl_is_actor(lua_State *L)
 {
 	bool actor = false;
 	if (lua_rawgetp(L, LUA_REGISTRYINDEX, &actors_key) == LUA_TTABLE) {
@@ -218,7 +218,7 @@ int rsl_waiter_wait(lua_State *L, struct rsl_waiter *w, int owner, const char *w
 	if (!lua_isyieldable(L) || L == w->eng->L)
 		return wait_misuse(L, "cannot wait on %s here: waiting calls must run in a "
 		             "scenario actor (the scenario body or t:go)", what);
-	if (!is_actor(L))
+	if (!rsl_is_actor(L))
 		return wait_misuse(L, "cannot wait on %s inside a coroutine of the script's "
 		             "own: waiting calls must run in a scenario actor (the "
 		             "scenario body or t:go)", what);

@@ -38,6 +38,12 @@ static int ltimer_gc(lua_State *L)
 	return 0;
 }
 
+int rsl_wait_readable(lua_State *L, int fd, double timeout)
+{
+	struct ltimer *t = new_timer(L);
+	return rsl_waiter_wait(L, &t->w, -1, "a timer", fd, EV_READ, timeout);
+}
+
 /* sleep(seconds): park the running actor. */
 static int ltimer_sleep(lua_State *L)
 {

@@ -74,18 +74,21 @@ static int ltrace_share(lua_State *L)
 	return rsl_push_status(L, rsl_trace_share(why, sizeof why), why);
 }
 
-/* trace_wait(timeout) -> bool: block until the ring has something to
- * read or timeout seconds pass (true when it has). Blocks the whole
- * process: for the short waits of reason.lua only. */
+/* trace_wait(timeout): until the ring has something to read or timeout
+ * seconds pass. An actor waits on the loop; other code (a report made
+ * after the scenario) blocks the process, for reason.lua's short waits. */
 static int ltrace_wait(lua_State *L)
 {
 	struct rsl_engine *eng = rsl_engine_get(L);
 	double timeout = luaL_checknumber(L, 1);
-	int ms = timeout > 0 ? (int)(timeout * 1000) + 1 : 0;
-	struct pollfd p = { .fd = rsl_trace_fd(eng->trace), .events = POLLIN };
-	int n = p.fd >= 0 ? poll(&p, 1, ms) : 0;
-	lua_pushboolean(L, n > 0);
-	return 1;
+	int fd = rsl_trace_fd(eng->trace);
+	if (fd < 0 || timeout <= 0)
+		return 0;
+	if (rsl_is_actor(L))
+		return rsl_wait_readable(L, fd, timeout);
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	poll(&p, 1, (int)(timeout * 1000) + 1);
+	return 0;
 }
 
 /* trace_close(): stop reading now. */

@@ -52,6 +52,12 @@ RSL_HIDDEN void rsl_engine_resume(struct rsl_engine *eng, lua_State *co, int nar
 RSL_HIDDEN lua_State *rsl_engine_running(void);
 /* Record the coroutine at idx as an actor: only actors may wait. */
 RSL_HIDDEN void rsl_actor_add(lua_State *L, int idx);
+/* Whether the running coroutine is an actor (may wait on the loop). */
+RSL_HIDDEN bool rsl_is_actor(lua_State *L);
+/* Park the running actor until fd is readable or timeout seconds pass
+ * (ltimer.c): use as `return rsl_wait_readable(...)`; it resumes with
+ * "ready" or "timeout". */
+RSL_HIDDEN int rsl_wait_readable(lua_State *L, int fd, double timeout);
 
 /* ---- waiters ------------------------------------------------------------ */
 
