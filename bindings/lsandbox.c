@@ -1,7 +1,8 @@
 /*
  * The scenario sandbox (core/sandbox.c) as the runner drives it: a forked
  * scenario process enters a fresh network namespace with a private port
- * slice; the runner prepares tracefs once for all of its children.
+ * slice; the runner prepares the RST-reason tracing once for all of its
+ * children.
  *
  * Lua: sandbox_prepare(), sandbox_enter(), sandbox_ports(), prepare_tracing().
  */

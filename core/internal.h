@@ -11,6 +11,7 @@
 #include <ev.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -35,10 +36,10 @@ RSL_HIDDEN void rsl_format_error(char *buf, size_t len, const char *fmt, ...)
 
 /* ---- the runner's plumbing: not for embedders --------------------------- */
 
-/* In the runner, once: a private mount namespace for the calling process
- * (unshare(CLONE_NEWNS), mounts made private) with tracefs mounted, when
- * root and it is not mounted already (the tracepoint's id and format are
- * read there).
+/* In the runner, once: when root, and neither the raw tracepoint (BTF)
+ * nor a mounted tracefs is there, a private mount namespace for the
+ * calling process (unshare(CLONE_NEWNS), mounts made private) with tracefs
+ * mounted (the tracepoint's id and format are read there).
  * RSL_OK when tracing is available; RSL_EUNAVAIL or RSL_ESYS and a reason
  * in why when it will not be. */
 RSL_HIDDEN int rsl_sandbox_prepare_tracing(char *why, size_t len);
@@ -49,6 +50,43 @@ RSL_HIDDEN int rsl_sandbox_prepare_tracing(char *why, size_t len);
 /* Before making a host's namespace from the sandbox's: the sandbox's
  * children get small TCP tables (once; nothing outside a sandbox). */
 RSL_HIDDEN void rsl_sandbox_child_tables(void);
+
+/* Tests only: from now on this process's new RST-reason programs go on the
+ * tracepoint through a perf event (on) even where the raw tracepoint
+ * could be used, or choose again (off). */
+RSL_HIDDEN void rsl_trace_force_perf(bool on);
+
+/* ---- the kernel's types (btf.c) ------------------------------------------ */
+
+/* A type wanted by name: its kind is a BTF_KIND_*. */
+struct rsl_btf_name {
+	const char *name;
+	int kind;
+};
+/* /sys/kernel/btf/vmlinux, walked once: ids[k] = the id of the first type
+ * named want[k], or -1, for k < n. RSL_OK, or RSL_EUNAVAIL and why in err
+ * (no BTF on this kernel, a format this code cannot walk). About 3 ms
+ * (mapped) on 6.18. Free with rsl_btf_close. */
+struct rsl_btf;
+RSL_HIDDEN int rsl_btf_open(struct rsl_btf **out, const struct rsl_btf_name *want, int *ids,
+                            size_t n, char *err, size_t errlen);
+RSL_HIDDEN void rsl_btf_close(struct rsl_btf *b);
+/* The size of type id in bytes (through typedefs and qualifiers), or -1. */
+RSL_HIDDEN long rsl_btf_size(const struct rsl_btf *b, uint32_t id);
+/* The byte offset of member name in the struct or union struct_id, found
+ * through anonymous members as C does, and its size in *size; -1 when
+ * there is none or it is a bit-field. */
+RSL_HIDDEN long rsl_btf_member(const struct rsl_btf *b, int struct_id, const char *name,
+                               long *size);
+/* names[value] = the name of each value of the enum id below count, prefix
+ * taken off; names the enum does not give are left as they were. 0, or
+ * -1 when id is not an enum. */
+RSL_HIDDEN int rsl_btf_enum(const struct rsl_btf *b, int id, const char *prefix,
+                            char (*names)[40], int count);
+/* The parameters of the function-pointer typedef id: their number, and in
+ * names[i] (i < max) the name of each one's type, through one pointer
+ * ("sock" for a const struct sock *); -1 when id is no such typedef. */
+RSL_HIDDEN int rsl_btf_params(const struct rsl_btf *b, int id, const char **names, int max);
 
 /* ---- shared helpers of the core's files ---------------------------------- */
 

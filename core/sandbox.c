@@ -229,7 +229,8 @@ int rsl_sandbox_prepare_tracing(char *why, size_t len)
 		snprintf(why, len, "the tcp_send_reset tracepoint needs root");
 		return RSL_EUNAVAIL;
 	}
-	if (stat(TRACEFS "/events", &st) == 0)
+	/* the raw tracepoint (BTF) needs no tracefs; nor does one mounted */
+	if (rsl_trace_check(NULL, 0) == RSL_OK || stat(TRACEFS "/events", &st) == 0)
 		goto ready;
 	/* Mount tracefs in a mount namespace of our own: the host's mounts
 	 * stay as they were, and our children inherit the mount. */

@@ -51,10 +51,12 @@ M.NONE_WINDOW = 0.5
 -- the runner's side
 
 --- prepare() -> true | false, why: once in a runner, before it forks
---- scenarios: tracefs mounted in a mount namespace of the runner's own
+--- scenarios: what the kernel offers is found (its BTF for the raw
+--- tracepoint, read once and inherited by the children) and, on a kernel
+--- without BTF, tracefs mounted in a mount namespace of the runner's own
 --- when it is not (the tracepoint's id and format are read there). Each
---- scenario process then reads the events with a BPF program of its own
---- (core/trace.c), which dies with it.
+--- scenario process then reads the events with a BPF program of its own,
+--- or of its file's server (core/trace.c), which dies with it.
 function M.prepare()
   return core.prepare_tracing()
 end

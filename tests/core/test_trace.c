@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -118,14 +119,14 @@ static int connect_loop(int fd, int family, uint16_t port)
 	return connect(fd, (struct sockaddr *)&ss, len);
 }
 
-/* An established pair on 127.0.0.1: *l the listener, *c the client, *s
- * the accepted side. */
-static void pair(int *l, int *c, int *s, uint16_t *lport, uint16_t *cport)
+/* An established pair on the loopback address of family: *l the
+ * listener, *c the client, *s the accepted side. */
+static void pair(int family, int *l, int *c, int *s, uint16_t *lport, uint16_t *cport)
 {
-	*l = bound(AF_INET, lport);
+	*l = bound(family, lport);
 	assert_int_equal(listen(*l, 8), 0);
-	*c = bound(AF_INET, cport);
-	assert_int_equal(connect_loop(*c, AF_INET, *lport), 0);
+	*c = bound(family, cport);
+	assert_int_equal(connect_loop(*c, family, *lport), 0);
 	*s = accept4(*l, NULL, NULL, SOCK_CLOEXEC);
 	assert_true(*s >= 0);
 }
@@ -220,16 +221,17 @@ static void test_trace_no_socket_ipv6(void **state)
 }
 
 /* SO_LINGER {1,0}: close() disconnects, and 6.x logs TCP_STATE (the
- * reason tcp_disconnect gives), not TCP_ABORT_ON_LINGER. */
-static void test_trace_linger_zero(void **state)
+ * reason tcp_disconnect gives), not TCP_ABORT_ON_LINGER. The socket's own
+ * addresses (an IPv6 one's source from its ipv6_pinfo). */
+static void linger_zero(struct rsl_trace *t, int family)
 {
-	struct rsl_trace *t = *state;
+	const uint8_t *lo = loopback(family);
 	const struct rsl_rst_event *e;
 	int l, c, s;
 	uint16_t lport, cport;
 	char buf[8];
 
-	pair(&l, &c, &s, &lport, &cport);
+	pair(family, &l, &c, &s, &lport, &cport);
 	assert_int_equal(send(c, "hello", 5, MSG_NOSIGNAL), 5);
 	wait_readable(s);
 	assert_int_equal(recv(s, buf, sizeof buf, 0), 5); /* nothing left unread */
@@ -240,10 +242,73 @@ static void test_trace_linger_zero(void **state)
 	wait_readable(c);
 	assert_int_equal(recv(c, buf, sizeof buf, 0), -1);
 	assert_int_equal(errno, ECONNRESET);
-	assert_int_equal(wait_event(t, AF_INET, LO4, lport, LO4, cport, &e), 1);
+	assert_int_equal(wait_event(t, family, lo, lport, lo, cport, &e), 1);
 	assert_string_equal(e->reason, "TCP_STATE");
 	assert_string_equal(e->state, "TCP_CLOSE");
 	close(c);
+	close(l);
+}
+
+static void test_trace_linger_zero(void **state)
+{
+	linger_zero(*state, AF_INET);
+}
+
+static void test_trace_linger_zero_ipv6(void **state)
+{
+	linger_zero(*state, AF_INET6);
+}
+
+/* Whether this namespace has a TCP socket of that family on port in state
+ * (a TCP_* number), a TIME_WAIT one or a full one (sock_diag gives a
+ * TIME_WAIT socket its substate and no inode). */
+static bool in_state(int family, uint16_t port, int state, bool tw)
+{
+	struct rsl_sockdiag *v = NULL;
+	size_t n = 0;
+	char err[256];
+	bool found = false;
+	assert_int_equal(rsl_diag_list(1u << state, &v, &n, err, sizeof err), RSL_OK);
+	for (size_t i = 0; i < n; i++)
+		found |= v[i].family == family && v[i].sport == port && (v[i].inode == 0) == tw;
+	free(v);
+	return found;
+}
+
+static void wait_state(int family, uint16_t port, int state, bool tw)
+{
+	double deadline = rsl_now() + 5;
+	while (!in_state(family, port, state, tw) && rsl_now() < deadline)
+		sched_yield();
+	assert_true(in_state(family, port, state, tw));
+}
+
+/* Data for a socket closed after the peer acknowledged its FIN: it is a
+ * TIME_WAIT socket by then (in its FIN_WAIT2 substate), not a full
+ * socket, and the kernel fills the event from the segment (swapped) with
+ * state TCP_TIME_WAIT. The FIN goes first with shutdown: on loopback the
+ * ACK of a FIN sent by close() comes back while close still holds the
+ * socket, which then waits in FIN_WAIT2 as a full socket. */
+static void test_trace_time_wait(void **state)
+{
+	struct rsl_trace *t = *state;
+	const struct rsl_rst_event *e;
+	int l, c, s;
+	uint16_t lport, cport;
+	char buf[8];
+
+	pair(AF_INET, &l, &c, &s, &lport, &cport);
+	assert_int_equal(shutdown(c, SHUT_WR), 0);
+	wait_readable(s);
+	assert_int_equal(recv(s, buf, sizeof buf, 0), 0);       /* c's FIN */
+	wait_state(AF_INET, cport, 5, false);                   /* FIN_WAIT2, ACKed */
+	close(c);
+	wait_state(AF_INET, cport, 5, true);                    /* a TIME_WAIT socket */
+	assert_int_equal(send(s, "late", 4, MSG_NOSIGNAL), 4);
+	assert_int_equal(wait_event(t, AF_INET, LO4, cport, LO4, lport, &e), 1);
+	assert_string_equal(e->state, "TCP_TIME_WAIT");
+	assert_string_equal(e->reason, "TCP_TIMEWAIT_SOCKET");
+	close(s);
 	close(l);
 }
 
@@ -256,7 +321,7 @@ static void test_trace_unread_close(void **state)
 	uint16_t lport, cport;
 	char buf[8];
 
-	pair(&l, &c, &s, &lport, &cport);
+	pair(AF_INET, &l, &c, &s, &lport, &cport);
 	assert_int_equal(send(c, "hello", 5, MSG_NOSIGNAL), 5);
 	wait_readable(s); /* the bytes are in s's receive queue */
 	close(s);
@@ -441,6 +506,103 @@ static void test_trace_lost(void **state)
 	close(hold);
 }
 
+/* ---- the raw tracepoint against the tracepoint's own record ------------ */
+
+static bool same_event(const struct rsl_rst_event *a, const struct rsl_rst_event *b)
+{
+	return matches(a, b->family, b->src, b->sport, b->dst, b->dport) &&
+	       strcmp(a->state, b->state) == 0 && strcmp(a->reason, b->reason) == 0 &&
+	       a->ts - b->ts < 1e-3 && b->ts - a->ts < 1e-3;
+}
+
+/* The raw tracepoint's program builds its record from the kernel's own
+ * structs (offsets from BTF); the tracepoint's record, read through a perf
+ * event, is the reference. RSTs of every kind the tracepoint fills
+ * differently (no socket, IPv4 and IPv6; a full socket, IPv4 and IPv6; a
+ * listener; v4-mapped; a TIME_WAIT socket) give the same events to both. */
+static struct rsl_trace *g_raw, *g_perf;
+
+static int teardown_both(void **state)
+{
+	(void)state;
+	rsl_trace_close(g_raw);
+	rsl_trace_close(g_perf);
+	g_raw = g_perf = NULL;
+	rsl_trace_force_perf(false);
+	return 0;
+}
+
+static void test_trace_raw_as_tracepoint(void **state)
+{
+	struct rsl_trace *raw = NULL, *perf = NULL;
+	char err[256] = "";
+	int lo, hi;
+	(void)state;
+
+	rsl_trace_force_perf(true);
+	assert_int_equal(rsl_trace_open(&perf, err, sizeof err), RSL_OK);
+	g_perf = perf;
+	rsl_trace_force_perf(false);
+	assert_int_equal(rsl_trace_open(&raw, err, sizeof err), RSL_OK);
+	g_raw = raw;
+	rsl_sandbox_ports(&lo, &hi);
+	assert_int_equal(rsl_trace_ports(raw, lo, hi), RSL_OK);
+	assert_int_equal(rsl_trace_ports(perf, lo, hi), RSL_OK);
+
+	void *on_raw = raw;
+	no_socket(raw, AF_INET);
+	no_socket(raw, AF_INET6);
+	linger_zero(raw, AF_INET);
+	linger_zero(raw, AF_INET6);
+	test_trace_unread_close(&on_raw);
+	test_trace_listener_rst(&on_raw);
+	test_trace_mapped(&on_raw);
+	test_trace_time_wait(&on_raw);
+
+	size_t n = rsl_trace_count(raw);
+	assert_true(n >= 8);
+	double deadline = rsl_now() + 5;
+	do
+		assert_int_equal(rsl_trace_drain(perf), RSL_OK);
+	while (rsl_trace_count(perf) < n && rsl_now() < deadline);
+	assert_int_equal(rsl_trace_drain(raw), RSL_OK);
+	assert_int_equal(rsl_trace_count(raw), rsl_trace_count(perf));
+	for (size_t i = 0; i < rsl_trace_count(raw); i++) {
+		const struct rsl_rst_event *a = rsl_trace_event(raw, i), *b = NULL;
+		for (size_t k = 0; b == NULL && k < rsl_trace_count(perf); k++)
+			if (same_event(a, rsl_trace_event(perf, k)))
+				b = rsl_trace_event(perf, k);
+		if (b == NULL)
+			fail_msg("the raw tracepoint's event %zu (port %u to %u, %s, %s) is not "
+			         "the tracepoint's", i, a->sport, a->dport, a->state, a->reason);
+	}
+}
+
+/* Where the kernel has BTF, a reader's program is on the raw tracepoint
+ * (its detach does not wait for grace periods): the link's fdinfo says
+ * so. */
+static void test_trace_raw_by_default(void **state)
+{
+	char path[320], line[128];
+	bool raw = false;
+	(void)state;
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
+		skip();
+	DIR *d = opendir("/proc/self/fdinfo");
+	assert_non_null(d);
+	for (struct dirent *de; (de = readdir(d)) != NULL;) {
+		snprintf(path, sizeof path, "/proc/self/fdinfo/%s", de->d_name);
+		FILE *f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		while (fgets(line, sizeof line, f) != NULL)
+			raw |= strncmp(line, "link_type:", 10) == 0 && strstr(line, "raw_tracepoint");
+		fclose(f);
+	}
+	closedir(d);
+	assert_true(raw);
+}
+
 /* ---- one program shared by many readers (rsl_trace_share) ---------------- */
 
 #define CHECK(c) do { if (!(c)) { fprintf(stderr, "test_trace_shared: line %d: %s\n", \
@@ -483,10 +645,12 @@ static size_t events_of(struct rsl_trace *t, uint16_t sport, uint16_t dport, dou
 	}
 }
 
-/* BPF programs this process holds a descriptor of. */
+/* BPF programs this process holds a descriptor of (the program's own, or
+ * the raw tracepoint's link, whose fdinfo names the program too). */
 static int progs_held(void)
 {
 	char path[320], line[128];
+	unsigned ids[64];
 	int n = 0;
 	DIR *d = opendir("/proc/self/fdinfo");
 	CHECK(d != NULL);
@@ -495,9 +659,14 @@ static int progs_held(void)
 		FILE *f = fopen(path, "r");
 		if (f == NULL)
 			continue;
+		unsigned id;
 		while (fgets(line, sizeof line, f) != NULL)
-			if (strncmp(line, "prog_id:", 8) == 0 || strncmp(line, "prog_type:", 10) == 0) {
-				n++;
+			if (sscanf(line, "prog_id: %u", &id) == 1) {
+				int k = 0;
+				while (k < n && ids[k] != id)
+					k++;
+				if (k == n && n < 64)
+					ids[n++] = id;
 				break;
 			}
 		fclose(f);
@@ -653,19 +822,21 @@ static void test_trace_killed_process_leaves_nothing(void **state)
 int main(void)
 {
 	char why[256] = "", err[256] = "";
-	const struct CMUnitTest live[] = {
-		cmocka_unit_test_setup_teardown(test_trace_no_socket_ipv4, setup_trace, teardown_trace),
-		cmocka_unit_test_setup_teardown(test_trace_no_socket_ipv6, setup_trace, teardown_trace),
-		cmocka_unit_test_setup_teardown(test_trace_linger_zero, setup_trace, teardown_trace),
-		cmocka_unit_test_setup_teardown(test_trace_unread_close, setup_trace, teardown_trace),
-		cmocka_unit_test_setup_teardown(test_trace_listener_rst, setup_trace, teardown_trace),
-		cmocka_unit_test_setup_teardown(test_trace_mapped, setup_trace, teardown_trace),
-		cmocka_unit_test_setup_teardown(test_trace_two_readers, setup_trace, teardown_trace),
-		cmocka_unit_test_setup_teardown(test_trace_ports, setup_trace, teardown_trace),
-		cmocka_unit_test_setup_teardown(test_trace_lost, setup_trace, teardown_trace),
-		cmocka_unit_test(test_trace_killed_process_leaves_nothing),
-		cmocka_unit_test(test_trace_shared),
+#define LIVE(f) cmocka_unit_test_setup_teardown(f, setup_trace, teardown_trace)
+#define LIVE_TESTS                                                                  \
+	LIVE(test_trace_no_socket_ipv4), LIVE(test_trace_no_socket_ipv6),            \
+	LIVE(test_trace_linger_zero), LIVE(test_trace_linger_zero_ipv6),              \
+	LIVE(test_trace_unread_close), LIVE(test_trace_listener_rst),                 \
+	LIVE(test_trace_mapped), LIVE(test_trace_time_wait),                          \
+	LIVE(test_trace_two_readers), LIVE(test_trace_ports), LIVE(test_trace_lost),  \
+	cmocka_unit_test(test_trace_killed_process_leaves_nothing),                   \
+	cmocka_unit_test(test_trace_shared)
+	const struct CMUnitTest raw[] = {
+		LIVE_TESTS,
+		LIVE(test_trace_raw_by_default),
+		cmocka_unit_test_teardown(test_trace_raw_as_tracepoint, teardown_both),
 	};
+	const struct CMUnitTest perf[] = { LIVE_TESTS };
 
 	bool tracing = rsl_sandbox_prepare_tracing(why, sizeof why) == RSL_OK;
 	if (rsl_sandbox_enter(err, sizeof err) != RSL_OK) {
@@ -676,5 +847,11 @@ int main(void)
 		printf("skipped: tracepoint unavailable: %s\n", why);
 		return 77;
 	}
-	return cmocka_run_group_tests_name("trace_live", live, NULL, NULL);
+	/* every test on the raw tracepoint (the default where BTF gives
+	 * its offsets), then on the tracepoint through a perf event (the
+	 * fallback) */
+	int failed = cmocka_run_group_tests_name("trace_live (raw tracepoint)", raw, NULL, NULL);
+	rsl_trace_force_perf(true);
+	failed += cmocka_run_group_tests_name("trace_live (perf event)", perf, NULL, NULL);
+	return failed;
 }

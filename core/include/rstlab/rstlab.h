@@ -395,23 +395,29 @@ struct rsl_rst_event {
 
 struct rsl_trace;
 
-/* Whether this machine offers the tracepoint to this process (tracefs
- * mounted, the event's format readable): RSL_OK, or RSL_EUNAVAIL with a
- * sentence in why. Loading the program may still be refused (it needs
+/* Whether this machine offers the tracepoint to this process: the kernel's
+ * BTF (/sys/kernel/btf/vmlinux) gives what the raw tracepoint's program
+ * needs, or else tracefs is mounted with the event's format readable.
+ * RSL_OK, or RSL_EUNAVAIL with a sentence in why. The first call in a
+ * process reads the BTF (about 3 ms); children forked afterwards inherit
+ * what it found. Loading the program may still be refused (it needs
  * CAP_BPF and CAP_PERFMON: root): rsl_trace_open says so. */
 RSL_API int rsl_trace_check(char *why, size_t len);
 /* Start reading tcp:tcp_send_reset events: a BPF program of this
- * process's own copies each into a ring buffer (256 KiB) that t maps.
+ * process's own writes each into a ring buffer (256 KiB) that t maps.
+ * The program goes on the raw tracepoint where the kernel's BTF gives the
+ * struct offsets it reads (detached at once by rsl_trace_close), else on
+ * the tracepoint through a perf event (whose close blocks while the
+ * kernel waits for RCU grace periods: 10 to 50 ms measured on 6.18).
  * RSL_OK; RSL_EUNAVAIL when this process may not (not root, no BPF) or
- * the kernel lacks the event; RSL_ESYS otherwise; err says why. About 3
- * ms. rsl_trace_close blocks while the kernel detaches the program (RCU
- * grace periods: 10 to 50 ms measured on 6.18). */
+ * the kernel lacks the event; RSL_ESYS otherwise; err says why. About 2
+ * ms. */
 RSL_API int rsl_trace_open(struct rsl_trace **out, char *err, size_t errlen);
 /* For a process that forks many readers (the runner's file servers): load
  * the program and attach it once, here. From then on rsl_trace_open, in
  * this process and in every child forked after this call, makes only a
- * ring of its own (no program to load, nothing to detach at close: the
- * detach waits for grace periods), which the shared program feeds once
+ * ring of its own (no program to load or detach), which the shared
+ * program feeds once
  * rsl_trace_ports has given its ports. Ports are routed in slots of 200
  * (20000-20199, ...), a range covers the slots it touches, and two
  * readers must not hold the same slot (the sandbox's port slices are

@@ -104,7 +104,7 @@ function M.start(r, name, on_result, on_done)
 
   local state = { running = {}, slots = {} }
   -- RST reasons: each scenario process loads its own BPF program (nothing
-  -- to make or remove here); tracefs mounted if it is not.
+  -- to make or remove here); the kernel's BTF read here, once.
   reason.prepare()
   r.busy, r.state = true, state
   local next_i, workers, ended, broke = 1, 0, false, nil
