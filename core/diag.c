@@ -39,7 +39,14 @@ static const char *const state_names[] = {
 	[10] = "LISTEN",
 	[11] = "CLOSING",
 	[12] = "NEW_SYN_RECV",
+	[13] = "BOUND_INACTIVE",        /* which to list: bound, neither listening nor
+	                                   connecting (each listed as CLOSE) */
 };
+/* "All" (~0u) is every state but BOUND_INACTIVE, as ss lists them: the
+ * kernel finds bound-only sockets by walking the machine's whole bind
+ * table (65536 buckets here, 0.6 ms a listing against 0.04 ms without),
+ * whatever the namespace. Asked for by its bit, it is listed. */
+#define ALL_BUT_BOUND (~0u & ~(1u << 13))
 #define NSTATES (sizeof state_names / sizeof state_names[0])
 
 const char *rsl_tcp_state_name(int state)
@@ -249,6 +256,8 @@ int rsl_diag_list(uint32_t state_mask, struct rsl_sockdiag **out, size_t *n,
 	}
 	*out = NULL;
 	*n = 0;
+	if (state_mask == ~0u)
+		state_mask = ALL_BUT_BOUND;
 
 	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (fd < 0) {

@@ -188,6 +188,9 @@ local SOCKETS_KEYS = { state = true, states = true, port = true, listeners = tru
 --- (sock_diag), each { state, src, dst, rqueue, wqueue, timer, expires,
 --- retrans }. listeners = false leaves the listening sockets out (a
 --- listener has the local address of the connections it accepted).
+--- Without state or states, every state but BOUND_INACTIVE, as ss lists
+--- them: sockets only bound (neither listening nor connecting) are left
+--- out; states = { "BOUND_INACTIVE" } lists them, each with state CLOSE.
 function Host:sockets(filter)
   filter = check.opts(filter, SOCKETS_KEYS, "sockets")
   if filter.listeners ~= nil and type(filter.listeners) ~= "boolean" then

@@ -46,7 +46,7 @@ must_fail("MUST FAIL: from names a mark that was never set", "error",
   'expect: from = "nope" is not a mark (marked so far: none)', '{ from = "nope" }')
 must_fail("MUST FAIL: an unknown TCP state lists the states", "error",
   "unknown TCP state 'ESTABLISHD' (the states: ESTABLISHED, SYN_SENT, SYN_RECV, FIN_WAIT1, "
-    .. "FIN_WAIT2, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK, LISTEN, CLOSING, NEW_SYN_RECV)",
+    .. "FIN_WAIT2, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK, LISTEN, CLOSING, NEW_SYN_RECV, BOUND_INACTIVE)",
   'state = "ESTABLISHD"')
 
 must_fail("MUST FAIL: a socket without an address yet cannot stand for an endpoint", "error",

@@ -371,7 +371,11 @@ struct rsl_sockdiag {
 };
 
 /* List the TCP sockets (IPv4 and IPv6) of the calling thread's network
- * namespace whose state is in state_mask (bit 1 << state; ~0u for all).
+ * namespace whose state is in state_mask (bit 1 << state). ~0u is every
+ * state but TCP_BOUND_INACTIVE (13: sockets only bound, neither
+ * listening nor connecting, each listed with state CLOSE), as ss lists
+ * them: the kernel finds those by walking the whole machine's bind table,
+ * ten times the cost of the rest; ask for them by their bit.
  * On success *out is an array of *n entries, caller frees with free().
  * On failure err holds the reason. */
 RSL_API int rsl_diag_list(uint32_t state_mask, struct rsl_sockdiag **out,
