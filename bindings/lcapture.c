@@ -35,8 +35,10 @@ static int lcap_hold_timestamps(lua_State *L)
 	return rsl_push_status(L, rsl_capture_hold_timestamps(), "cannot switch on timestamps");
 }
 
-/* capture(host, ifname, filter, label) -> Capture | nil, msg, code.
- * A bad filter raises: it is a script error, not a network failure. */
+/* capture(host, ifname, filter, label [, buffer]) -> Capture | nil, msg,
+ * code. buffer: the kernel ring's bytes for each interface (default 4
+ * MiB). A bad filter or buffer raises: a script error, not a network
+ * failure. */
 static int lcap_new(lua_State *L)
 {
 	struct rsl_engine *eng = rsl_engine_get(L);
@@ -51,6 +53,10 @@ static int lcap_new(lua_State *L)
 	lc->cap = rsl_capture_new(eng->loop, on_packet, lc);
 	if (lc->cap == NULL)
 		return luaL_error(L, "out of memory");
+	lua_Integer buffer = luaL_optinteger(L, 5, 0);
+	if (buffer != 0 && (buffer < 0 || rsl_capture_set_buffer(lc->cap, (size_t)buffer) != RSL_OK))
+		return luaL_error(L, "%s", buffer < 0 ? "a capture buffer must be positive"
+		                                     : rsl_capture_error(lc->cap));
 	int saved = rsl_host_enter(L, 1);
 	int rc = rsl_capture_add(lc->cap, ifname, filter, label);
 	rsl_host_leave(L, saved);
@@ -176,11 +182,13 @@ static int lcap_write(lua_State *L)
 	return 1;
 }
 
-/* cap:stats() -> { stored =, skipped =, malformed = } */
+/* cap:stats() -> { stored =, skipped =, malformed =, dropped = } */
 static int lcap_stats(lua_State *L)
 {
 	struct lcap *lc = check_cap(L, 1);
-	lua_createtable(L, 0, 3);
+	lua_createtable(L, 0, 4);
+	lua_pushinteger(L, (lua_Integer)rsl_capture_dropped(lc->cap));
+	lua_setfield(L, -2, "dropped");
 	lua_pushinteger(L, (lua_Integer)rsl_capture_count(lc->cap));
 	lua_setfield(L, -2, "stored");
 	lua_pushinteger(L, (lua_Integer)rsl_capture_skipped(lc->cap));

@@ -30,7 +30,14 @@
 #include <string.h>
 
 #define SNAPLEN 65535
+/* The kernel's ring for each interface (rsl_capture_set_buffer). libpcap
+ * cuts it in frames that each hold the largest packet the interface can
+ * carry: lo's 64 KiB MTU makes 64 frames of 4 MiB, a veth's 1500 bytes
+ * about 2500. More packets than frames between two drains are dropped by
+ * the kernel, and counted (rsl_capture_dropped). */
 #define BUFFER_SIZE (4 * 1024 * 1024)
+#define BUFFER_MIN (256 * 1024)
+#define BUFFER_MAX (1024 * 1024 * 1024)
 /* Only matters when immediate mode is not honoured; then it bounds the
  * delay before a batch is delivered. */
 #define TIMEOUT_MS 10
@@ -43,6 +50,7 @@ struct cap_handle {
 	pcap_t *pcap;             /* NULL once closed */
 	int linktype;             /* kept after close, for rsl_capture_write */
 	bool nano;                /* timestamps in ns (else the kernel gave us) */
+	uint64_t dropped;         /* the ring's drops, counted when it closed */
 	char *label;
 };
 
@@ -77,6 +85,7 @@ struct rsl_capture {
 	struct arena_chunk *arena;   /* newest first */
 
 	size_t skipped, malformed;
+	size_t buffer;               /* ring bytes of the handles added next */
 	bool closed;                 /* rsl_capture_close was called */
 	bool busy;                   /* inside pcap_dispatch: pcap_close and
 	                                free must wait until it returns */
@@ -357,7 +366,7 @@ int rsl_capture_add(struct rsl_capture *cap, const char *ifname, const char *fil
 	     * often less than a microsecond apart */
 	    (pcap_set_tstamp_precision(h->pcap, PCAP_TSTAMP_PRECISION_NANO) != 0 &&
 	     pcap_set_tstamp_precision(h->pcap, PCAP_TSTAMP_PRECISION_MICRO) != 0) ||
-	    pcap_set_buffer_size(h->pcap, BUFFER_SIZE) != 0) {
+	    pcap_set_buffer_size(h->pcap, (int)(cap->buffer ? cap->buffer : BUFFER_SIZE)) != 0) {
 		rsl_set_error(cap->err, "%s: cannot set capture options", ifname);
 		rc = RSL_ESYS;
 		goto out;
@@ -447,6 +456,38 @@ size_t rsl_capture_skipped(const struct rsl_capture *cap)
 	return cap->skipped;
 }
 
+/* What the kernel dropped from h's ring so far (the ring was full). */
+static uint64_t handle_drops(struct cap_handle *h)
+{
+	struct pcap_stat st;
+	if (h->pcap != NULL && pcap_stats(h->pcap, &st) == 0)
+		return (uint64_t)st.ps_drop;
+	return h->dropped;
+}
+
+uint64_t rsl_capture_dropped(struct rsl_capture *cap)
+{
+	uint64_t n = 0;
+	if (cap == NULL)
+		return 0;
+	for (size_t i = 0; i < cap->nhandles; i++)
+		n += handle_drops(cap->handles[i]);
+	return n;
+}
+
+int rsl_capture_set_buffer(struct rsl_capture *cap, size_t bytes)
+{
+	if (cap == NULL)
+		return RSL_EINVAL;
+	if (bytes < BUFFER_MIN || bytes > BUFFER_MAX) {
+		rsl_set_error(cap->err, "a capture buffer of %zu bytes: it must be %d KiB to %d MiB",
+		              bytes, BUFFER_MIN / 1024, BUFFER_MAX / (1024 * 1024));
+		return RSL_EINVAL;
+	}
+	cap->buffer = bytes;
+	return RSL_OK;
+}
+
 size_t rsl_capture_malformed(const struct rsl_capture *cap)
 {
 	return cap->malformed;
@@ -527,6 +568,7 @@ static void close_handles(struct rsl_capture *cap)
 			if (h->pcap)
 				pcap_breakloop(h->pcap);
 		} else if (h->pcap) {
+			h->dropped = handle_drops(h);
 			pcap_close(h->pcap);
 			h->pcap = NULL;
 		}

@@ -31,12 +31,14 @@ Capture.__index = Capture
 Capture.__name = "rstlab.Capture"
 M.Capture = Capture
 
---- new(host, ifaces, filter) -> Capture | nil, msg, code: a live capture
---- of host's interfaces (a list of names), held by its scenario.
-function M.new(host, ifaces, filter)
+--- new(host, ifaces, filter [, buffer]) -> Capture | nil, msg, code: a
+--- live capture of host's interfaces (a list of names), held by its
+--- scenario. buffer: the kernel ring's bytes per interface.
+function M.new(host, ifaces, filter, buffer)
   local sc = host.scenario
   sc.reasons:open()
-  local c, msg, code = core.capture(host.ns, ifaces[1], filter, host.name .. ":" .. ifaces[1])
+  local c, msg, code = core.capture(host.ns, ifaces[1], filter, host.name .. ":" .. ifaces[1],
+    buffer)
   if not c then return nil, msg, code end
   local cap = setmetatable({ c = c, scenario = sc, host = host, filter = filter }, Capture)
   sc:hold(cap)
@@ -86,6 +88,11 @@ function Capture:write(path)
   check.arg(path, "string", "write", 1)
   return self.c:write(path)
 end
+
+--- cap:stats() -> { stored, skipped, malformed, dropped }: packets kept,
+--- frames that were not TCP or not decodable, and packets the kernel
+--- dropped because the capture's ring was full (see h:capture's buffer).
+function Capture:stats() return self.c:stats() end
 
 --- cap:close(): stop capturing (packets stay readable).
 function Capture:close() self.c:close() end
@@ -327,6 +334,16 @@ function Capture:expect(binds, text, opts)
     error(matched, 0)
   end
   self.last_expect = { binds = eps, spec = spec, report = report } -- for the result record
+  -- Packets the kernel could not put in the capture's ring crossed the
+  -- wire all the same: the sequence seen is not the wire's, so neither a
+  -- match nor a mismatch means anything.
+  local lost = c:stats().dropped
+  if lost > 0 then
+    sc.failed_capture = self
+    failure.raise(string.format("expectation cannot be checked: the capture lost %d packet%s "
+      .. "(the kernel's ring was full; h:capture{buffer = bytes} makes it larger)", lost,
+      lost == 1 and "" or "s"), { where = at })
+  end
   for _, u in ipairs(report.unchecked or {}) do
     sc.unchecked[#sc.unchecked + 1] = at .. ": " .. u
   end

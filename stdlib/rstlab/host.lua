@@ -220,20 +220,28 @@ function Host:counters()
   return counters.new(groups, self.name)
 end
 
-local CAPTURE_KEYS = { iface = true, filter = true }
+local CAPTURE_KEYS = { iface = true, filter = true, buffer = true }
 
---- h:capture([{iface =, filter = "tcp"}]) -> Capture | nil, msg, code:
---- live when this returns. Without iface, it captures every interface of
---- the host: lo and the ends of its links, also those linked later, in one
---- timeline.
+--- h:capture([{iface =, filter = "tcp", buffer = bytes}]) -> Capture |
+--- nil, msg, code: live when this returns. Without iface, it captures
+--- every interface of the host: lo and the ends of its links, also those
+--- linked later, in one timeline. buffer: the kernel's ring for each
+--- interface (default 4 MiB: 64 packets on lo, whose packets can be 64
+--- KiB each, about 2500 on a link); what does not fit between two reads
+--- is dropped by the kernel and counted (cap:stats().dropped), and an
+--- expectation on a capture that dropped packets fails.
 function Host:capture(opts)
   opts = check.opts(opts, CAPTURE_KEYS, "capture")
+  if opts.buffer ~= nil and math.type(opts.buffer) ~= "integer" then
+    error("capture: buffer must be an integer (bytes), got " .. tostring(opts.buffer), 2)
+  end
   for _, k in ipairs { "iface", "filter" } do
     if opts[k] ~= nil and type(opts[k]) ~= "string" then
       error("capture: " .. k .. " must be a string, got " .. type(opts[k]), 2)
     end
   end
-  local cap, msg, code = capture.new(self, opts.iface and { opts.iface } or self.ifaces, opts.filter)
+  local cap, msg, code = capture.new(self, opts.iface and { opts.iface } or self.ifaces, opts.filter,
+    opts.buffer)
   if not cap then return nil, msg, code end
   if not opts.iface then self.following[#self.following + 1] = cap end
   return cap

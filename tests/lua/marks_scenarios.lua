@@ -249,3 +249,42 @@ scenario("MUST FAIL: a socket without an address yet cannot stand for an endpoin
   local s = assert(t.host:socket())
   cap:expect({ C = s, S = "127.0.0.1:1" }, "C > S [S]") -- never bound nor connected
 end)
+
+-- The capture's ring, in the kernel: on lo each packet is put there twice
+-- (as sent and as received; libpcap keeps one), in frames that each hold
+-- a 64 KiB packet. 256 KiB are 2 frames: the handshake alone overflows it
+-- before anything reads the capture.
+scenario("MUST FAIL: a capture that dropped packets cannot check an expectation", function(t)
+  local h = t.host
+  local cap = assert(h:capture { buffer = 256 * 1024 })
+  local srv = assert(h:listen("127.0.0.1:0"))
+  local cli = assert(h:connect(srv.addr))
+  t:ok(cap:stats().dropped > 0, "the kernel counted drops")
+  cap:expect({ C = cli, S = srv.addr }, "C > S [S]") -- lost packets: no verdict
+end)
+
+scenario("a ring large enough loses nothing of a burst", function(t)
+  local h = t.host
+  local cap = assert(h:capture { buffer = 32 * 1024 * 1024 })
+  local srv = assert(h:listen("127.0.0.1:0"))
+  local cli = assert(h:connect(srv.addr))
+  local conn = assert(srv:accept())
+  local size, got = 1024 * 1024, 0
+  assert(cli:write(string.rep("x", size)))          -- one burst, nothing read meanwhile
+  while got < size do got = got + #assert(conn:read(size)) end
+  cap:expect({ C = cli, S = conn }, [[
+    C > S  [S]
+    S > C  [S.]
+    C > S  [.]
+  ]])
+  t:eq(cap:stats().dropped, 0, "packets dropped")
+  local bytes = 0
+  for _, p in ipairs(cap:packets()) do
+    if p.src == cli.addr then bytes = bytes + p.len end
+  end
+  t:eq(bytes, size, "the client's payload bytes on the wire")
+end)
+
+scenario("MUST FAIL: a capture buffer out of range", function(t)
+  t.host:capture { buffer = 4096 }
+end)

@@ -339,6 +339,16 @@ RSL_API const char *rsl_capture_packet_iface(const struct rsl_capture *cap, size
 /* Frames that were not TCP, or not decodable, are counted, not stored. */
 RSL_API size_t rsl_capture_skipped(const struct rsl_capture *cap);
 RSL_API size_t rsl_capture_malformed(const struct rsl_capture *cap);
+/* Packets the kernel dropped because a ring was full (more packets
+ * arrived between two drains than it has frames), on every interface so
+ * far: those packets crossed the wire but are not in the capture. */
+RSL_API uint64_t rsl_capture_dropped(struct rsl_capture *cap);
+/* The size of the kernel's ring (bytes, 256 KiB to 1 GiB; default 4 MiB)
+ * for the interfaces added from now on. libpcap cuts it in frames that
+ * each hold the largest packet the interface carries: on lo (64 KiB MTU)
+ * 4 MiB are 64 frames, on a veth (1500) about 2500. RSL_OK, or
+ * RSL_EINVAL out of range. */
+RSL_API int rsl_capture_set_buffer(struct rsl_capture *cap, size_t bytes);
 /* Write every stored packet, raw, as a pcap file. */
 RSL_API int rsl_capture_write(struct rsl_capture *cap, const char *path);
 /* Stop capturing (idempotent); the stored packets stay readable. */
