@@ -175,9 +175,10 @@ int rsl_btf_open(struct rsl_btf **out, const struct rsl_btf_name *want, int *ids
 		const struct btf_type *t = (const void *)(types + off);
 		bool ok;
 		size_t more = extra(t, &ok);
-		if (!ok) {
+		if (!ok || off + sizeof *t + more > h->type_len) {
 			rsl_btf_close(b);
-			return fail(err, errlen, "a kind of type this code does not know");
+			return fail(err, errlen, ok ? "a type runs past the end of the types"
+			                            : "a kind of type this code does not know");
 		}
 		if (b->n % STRIDE == 0)
 			b->mark[b->n / STRIDE] = t;
