@@ -52,7 +52,7 @@ has "tests/bad/bad_option.lua:24: option 'keepalive': unknown field 'intervall' 
 has "tests/bad/bad_capture.lua:4: bad capture filter \"tcp port\": can't parse filter expression: syntax error"
 has "tests/bad/bad_capture.lua:8: nosuch0: No such device exists"
 has "tests/bad/bad_capture.lua:12: capture: expected a table of options, got string (\"tcp port 80\")"
-has "tests/bad/bad_capture.lua:16: capture: unknown option 'fitler' (filter, iface)"
+has "tests/bad/bad_capture.lua:16: capture: unknown option 'fitler' (buffer, filter, iface)"
 
 # Bad expectation lines: the file line of the bad line itself.
 has "tests/bad/bad_expect.lua:7: expectation line 2: unknown flag letter 'X': S > C  [X.]   ack 1"
