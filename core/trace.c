@@ -108,8 +108,6 @@ struct rsl_trace {
 	char err[RSL_ERRLEN];
 };
 
-/* The mounted tracefs, or NULL. statfs, not stat: an empty
- * /sys/kernel/tracing directory (tracefs not mounted) exists too. */
 /* Where the tracepoint's fields are in the kernel's structs (byte offsets,
  * from BTF) for the raw tracepoint's program, which gets the tracepoint's
  * arguments (sk, skb, reason) instead of the formatted record. */
@@ -138,6 +136,8 @@ static struct {
 
 static void know_kernel(void);
 
+/* The mounted tracefs, or NULL. statfs, not stat: an empty
+ * /sys/kernel/tracing directory (tracefs not mounted) exists too. */
 static const char *tracefs_root(void)
 {
 	static const char *const roots[] = {
@@ -152,11 +152,12 @@ static const char *tracefs_root(void)
 	return NULL;
 }
 
+/* The tracefs way's failure in why, with the reason the raw tracepoint
+ * could not be used first. */
+static int tracefs_check(char *why, size_t len);
+
 int rsl_trace_check(char *why, size_t len)
 {
-	char path[PATH_MAX];
-	const char *root = tracefs_root();
-
 	if (why == NULL)
 		len = 0;
 	know_kernel();
@@ -165,6 +166,18 @@ int rsl_trace_check(char *why, size_t len)
 			why[0] = '\0';
 		return RSL_OK;
 	}
+	int rc = tracefs_check(why, len);
+	size_t used = len > 0 ? strlen(why) : 0;
+	if (rc != RSL_OK && kern.why_not[0] != '\0' && used + 1 < len)
+		snprintf(why + used, len - used, "; and no raw tracepoint: %s", kern.why_not);
+	return rc;
+}
+
+static int tracefs_check(char *why, size_t len)
+{
+	char path[PATH_MAX];
+	const char *root = tracefs_root();
+
 	if (root == NULL) {
 		snprintf(why, len, "tracefs is not mounted (neither /sys/kernel/tracing "
 		         "nor /sys/kernel/debug/tracing)");
