@@ -32,9 +32,11 @@
 #define SNAPLEN 65535
 /* The kernel's ring for each interface (rsl_capture_set_buffer). libpcap
  * cuts it in frames that each hold the largest packet the interface can
- * carry: lo's 64 KiB MTU makes 64 frames of 4 MiB, a veth's 1500 bytes
- * about 2500. More packets than frames between two drains are dropped by
- * the kernel, and counted (rsl_capture_dropped). */
+ * carry: 4 MiB are 64 frames on lo (a 64 KiB MTU), about 2500 on a veth
+ * (1500). On lo the kernel offers every packet twice (as sent and as
+ * received; libpcap keeps the received one), so it holds 32 packets. What
+ * does not fit between two drains the kernel drops, and counts
+ * (rsl_capture_dropped). */
 #define BUFFER_SIZE (4 * 1024 * 1024)
 #define BUFFER_MIN (256 * 1024)
 #define BUFFER_MAX (1024 * 1024 * 1024)

@@ -91,7 +91,8 @@ end
 
 --- cap:stats() -> { stored, skipped, malformed, dropped }: packets kept,
 --- frames that were not TCP or not decodable, and packets the kernel
---- dropped because the capture's ring was full (see h:capture's buffer).
+--- dropped because the capture's ring was full (see h:capture's buffer; on
+--- lo, where the kernel offers each packet twice, one may count twice).
 function Capture:stats() return self.c:stats() end
 
 --- cap:close(): stop capturing (packets stay readable).
@@ -340,8 +341,8 @@ function Capture:expect(binds, text, opts)
   local lost = c:stats().dropped
   if lost > 0 then
     sc.failed_capture = self
-    failure.raise(string.format("expectation cannot be checked: the capture lost %d packet%s "
-      .. "(the kernel's ring was full; h:capture{buffer = bytes} makes it larger)", lost,
+    failure.raise(string.format("expectation cannot be checked: the kernel dropped %d packet%s "
+      .. "from the capture's full ring (h:capture{buffer = bytes} makes it larger)", lost,
       lost == 1 and "" or "s"), { where = at })
   end
   for _, u in ipairs(report.unchecked or {}) do

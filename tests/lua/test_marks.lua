@@ -53,7 +53,7 @@ must_fail("MUST FAIL: a socket without an address yet cannot stand for an endpoi
   "expect: endpoint C is a socket without a local address yet", "-- never bound nor connected")
 
 must_fail("MUST FAIL: a capture that dropped packets cannot check an expectation", "fail",
-  "expectation cannot be checked: the capture lost", 'cap:expect({ C = cli, S = srv.addr }, "C > S [S]")')
+  "expectation cannot be checked: the kernel dropped", 'cap:expect({ C = cli, S = srv.addr }, "C > S [S]")')
 must_fail("MUST FAIL: a capture buffer out of range", "error",
   "a capture buffer of 4096 bytes: it must be 256 KiB to 1024 MiB", "buffer = 4096")
 

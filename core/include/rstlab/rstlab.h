@@ -341,13 +341,15 @@ RSL_API size_t rsl_capture_skipped(const struct rsl_capture *cap);
 RSL_API size_t rsl_capture_malformed(const struct rsl_capture *cap);
 /* Packets the kernel dropped because a ring was full (more packets
  * arrived between two drains than it has frames), on every interface so
- * far: those packets crossed the wire but are not in the capture. */
+ * far: they crossed the wire but are not in the capture. On lo the kernel
+ * offers each packet twice (sent and received), and a packet lost may
+ * count twice. */
 RSL_API uint64_t rsl_capture_dropped(struct rsl_capture *cap);
 /* The size of the kernel's ring (bytes, 256 KiB to 1 GiB; default 4 MiB)
  * for the interfaces added from now on. libpcap cuts it in frames that
  * each hold the largest packet the interface carries: on lo (64 KiB MTU)
- * 4 MiB are 64 frames, on a veth (1500) about 2500. RSL_OK, or
- * RSL_EINVAL out of range. */
+ * 4 MiB are 64 frames, 32 packets since each comes twice; on a veth
+ * (1500) about 2500. RSL_OK, or RSL_EINVAL out of range. */
 RSL_API int rsl_capture_set_buffer(struct rsl_capture *cap, size_t bytes);
 /* Write every stored packet, raw, as a pcap file. */
 RSL_API int rsl_capture_write(struct rsl_capture *cap, const char *path);
