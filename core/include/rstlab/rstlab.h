@@ -426,8 +426,9 @@ RSL_API int rsl_trace_check(char *why, size_t len);
  * the tracepoint through a perf event (whose close blocks while the
  * kernel waits for RCU grace periods: 10 to 50 ms measured on 6.18).
  * RSL_OK; RSL_EUNAVAIL when this process may not (not root, no BPF) or
- * the kernel lacks the event; RSL_ESYS otherwise; err says why. About 2
- * ms. */
+ * the kernel lacks the event; RSL_ESYS otherwise; err says why. 2 to 4
+ * ms measured here (the tracepoint's first user switches it on by
+ * patching kernel code). */
 RSL_API int rsl_trace_open(struct rsl_trace **out, char *err, size_t errlen);
 /* For a process that forks many readers (the runner's file servers): load
  * the program and attach it once, here. From then on rsl_trace_open, in
