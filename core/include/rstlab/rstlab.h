@@ -427,8 +427,7 @@ RSL_API int rsl_trace_check(char *why, size_t len);
  * kernel waits for RCU grace periods: 10 to 50 ms measured on 6.18).
  * RSL_OK; RSL_EUNAVAIL when this process may not (not root, no BPF) or
  * the kernel lacks the event; RSL_ESYS otherwise; err says why. 2 to 4
- * ms measured here (the tracepoint's first user switches it on by
- * patching kernel code). */
+ * ms measured here, most of it the attach. */
 RSL_API int rsl_trace_open(struct rsl_trace **out, char *err, size_t errlen);
 /* For a process that forks many readers (the runner's file servers): load
  * the program and attach it once, here. From then on rsl_trace_open, in
