@@ -99,6 +99,7 @@ struct rsl_trace {
 	int map_fd;                     /* array map: [0] lost events, [1] port range */
 	bool shared;                    /* fed by the shared program (rsl_trace_share) */
 	int slot_lo, slot_hi;           /* its slots there; -1 while none */
+	uint64_t misses0;               /* the shared program's misses when it joined */
 	void *cons;                     /* the consumer page (read-write) */
 	const void *prod;               /* producer page + data, twice mapped */
 	size_t page;
@@ -1035,6 +1036,25 @@ const struct rsl_rst_event *rsl_trace_event(const struct rsl_trace *t, size_t i)
 	return t != NULL && i < t->n ? &t->ev[i] : NULL;
 }
 
+/* How often the kernel skipped program fd: it was running already on
+ * that CPU when the tracepoint fired again (a timer's RST in a softirq
+ * that interrupted the program run for another RST; the perf event's
+ * way skips when any BPF tracing program is running there). Such an
+ * event is lost as surely as one that found the ring full. */
+static uint64_t prog_misses(int fd)
+{
+	struct bpf_prog_info info;
+	union bpf_attr a;
+	if (fd < 0)
+		return 0;
+	memset(&info, 0, sizeof info);
+	memset(&a, 0, sizeof a);
+	a.info.bpf_fd = (uint32_t)fd;
+	a.info.info_len = sizeof info;
+	a.info.info = (uint64_t)(uintptr_t)&info;
+	return sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &a) == 0 ? info.recursion_misses : 0;
+}
+
 int rsl_trace_ports(struct rsl_trace *t, int lo, int hi)
 {
 	if (t == NULL || (t->map_fd < 0 && !t->shared))
@@ -1052,6 +1072,7 @@ int rsl_trace_ports(struct rsl_trace *t, int lo, int hi)
 			return RSL_OK;
 		}
 		uint64_t zero = 0;
+		t->misses0 = prog_misses(share.prog_fd);
 		for (int k = lo / RSL_PORT_SLOT; k <= hi / RSL_PORT_SLOT; k++) {
 			uint32_t fd = (uint32_t)t->ring_fd;
 			if (slot_op(BPF_MAP_UPDATE_ELEM, share.lost_fd, (uint32_t)k, &zero) < 0 ||
@@ -1085,7 +1106,9 @@ int rsl_trace_ports(struct rsl_trace *t, int lo, int hi)
 uint64_t rsl_trace_lost(const struct rsl_trace *t)
 {
 	if (t != NULL && t->shared) {
-		uint64_t sum = 0, v;
+		/* the shared program's misses are not by slot: any since this
+		 * reader joined may have been its own */
+		uint64_t sum = prog_misses(share.prog_fd) - t->misses0, v;
 		for (int k = t->slot_lo; k >= 0 && k <= t->slot_hi; k++)
 			if (slot_op(BPF_MAP_LOOKUP_ELEM, share.lost_fd, (uint32_t)k, &v) == 0)
 				sum += v;
@@ -1100,7 +1123,9 @@ uint64_t rsl_trace_lost(const struct rsl_trace *t)
 	a.map_fd = (uint32_t)t->map_fd;
 	a.key = (uint64_t)(uintptr_t)&key;
 	a.value = (uint64_t)(uintptr_t)&value;
-	return sys_bpf(BPF_MAP_LOOKUP_ELEM, &a) == 0 ? value : 0;
+	if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &a) != 0)
+		value = 0;
+	return value + prog_misses(t->prog_fd);
 }
 
 const char *rsl_trace_error(const struct rsl_trace *t)

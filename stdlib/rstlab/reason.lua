@@ -159,10 +159,15 @@ function Reasons:of(c, pkt)
   -- The event is written in the call that sends the packet: by the time
   -- the capture has the packet, its event is readable.
   self:sync()
-  local lost = core.trace_lost()
-  if lost > 0 then
-    return nil, string.format("the kernel lost %d tcp_send_reset events (a ring was full)", lost)
+  local function lost_events()
+    local lost = core.trace_lost()
+    if lost > 0 then
+      return string.format("the kernel lost %d tcp_send_reset events (a ring was full, or the "
+        .. "program was running already on that CPU when a RST came)", lost)
+    end
   end
+  local lost = lost_events()
+  if lost then return nil, lost end
   if pkt.ts == nil or (self.events[1] and self.events[1].ts < 0) then
     return nil, "the trace's clock is not \"mono\": events cannot be paired with packets by time"
   end
@@ -188,6 +193,9 @@ function Reasons:of(c, pkt)
     self:sync()
   end
   if #cands == 0 then
+    -- (an event lost while we waited could have been this RST's)
+    lost = lost_events()
+    if lost then return nil, lost end
     if near == 0 then return "none" end
     return nil, string.format("a tcp_send_reset event for %s > %s came %g s or less from this RST, "
       .. "too far to pair with it, too near to rule it out", pkt.src, pkt.dst, M.NONE_WINDOW)

@@ -454,8 +454,12 @@ RSL_API int rsl_trace_fd(const struct rsl_trace *t);
 RSL_API int rsl_trace_drain(struct rsl_trace *t);
 RSL_API const char *rsl_trace_error(const struct rsl_trace *t);
 RSL_API size_t rsl_trace_count(const struct rsl_trace *t);
-/* Events lost because the ring was full between two drains; after a
- * loss, a match by count or by absence is no longer certain. */
+/* Events lost: the ring was full between two drains, or the kernel
+ * skipped the program because it was running already on that CPU (a
+ * timer's RST in a softirq that interrupted the program's run for another
+ * RST; counted by the kernel as the program's recursion misses, for any
+ * RST on the machine). After a loss, a match by count or by absence is no
+ * longer certain. */
 RSL_API uint64_t rsl_trace_lost(const struct rsl_trace *t);
 /* Event i (0-based, i < count). Owned by t, valid until the next
  * rsl_trace_drain or rsl_trace_close (storing more events may move it). */
