@@ -85,4 +85,31 @@ expect_line 'killed after [0-9.]+ s: loading the file did not finish'
 passed 'good: bytes cross a loopback connection'
 expect_line '^1 passed, 1 failed$'
 
+# A top level, then a scenario, that write on the report pipe (file
+# descriptor 3): an error saying so, never a hang (the file's process, left
+# serving, used to keep the runner waiting for ever, even through SIGTERM).
+cat >"$TMP/pipe_top.lua" <<'EOF'
+local f = assert(io.open("/proc/self/fd/3", "w"))
+f:write("not a listing\n")
+f:close()
+scenario("one", function(t) end)
+scenario("two", function(t) end)
+EOF
+cat >"$TMP/pipe_scenario.lua" <<'EOF'
+scenario("writes on its report pipe", function(t)
+  local f = assert(io.open("/proc/self/fd/3", "w"))
+  f:write("not a report\n")
+  f:close()
+end)
+scenario("beside it", function(t) t:ok(true) end)
+EOF
+run timeout -s KILL 60 "$RSTLAB" "$TMP/pipe_top.lua" "$TMP/pipe_scenario.lua"
+expect_status 1
+expect_line "^ERROR +$TMP/pipe_top.lua: \(loading the file\)"
+expect_line 'loading the file ended without a list of its scenarios \(exit status 0; its report pipe carried [0-9]+ bytes that are not a report'
+expect_line "^ERROR +$TMP/pipe_scenario.lua: writes on its report pipe"
+expect_line 'the scenario process ended without a result \(exit status 0; its report pipe carried [0-9]+ bytes'
+passed 'beside it'
+expect_line '^1 passed, 2 failed$'
+
 finish

@@ -87,6 +87,14 @@ function M.run_child(state, job, deadline, server)
     reap_later(state, proc)
     return rec
   end
+  if not timed_out then
+    -- The report ended without a record that reads: the child wrote
+    -- something else on its report pipe, or closed it early. A server
+    -- (a list child) would wait for jobs for ever, so it is told to end;
+    -- any child still running at the deadline is killed.
+    if job.serve then proc:close_server() end
+    if proc:wait_exit(math.max(0, until_ - core.now())) == "timeout" then proc:kill() end
+  end
   local how, code = proc:reap()
   state.running[proc] = nil
   local took = core.now() - started
@@ -99,8 +107,14 @@ function M.run_child(state, job, deadline, server)
         or string.format("killed after %g s: the scenario did not end", deadline) }
   end
   local why = how == "signal" and ("killed by signal " .. code) or ("exit status " .. code)
+  if #chunks > 0 then
+    why = why .. "; its report pipe carried " .. #table.concat(chunks)
+      .. " bytes that are not a report: did something else write on file descriptor 3?"
+  end
   return { status = "error", duration = took,
-    message = "the scenario process ended without a result (" .. why .. ")" }
+    message = job.mode == "list"
+      and "loading the file ended without a list of its scenarios (" .. why .. ")"
+      or "the scenario process ended without a result (" .. why .. ")" }
 end
 
 --- retire(state, server): the server takes no more jobs and exits; it is
