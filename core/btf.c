@@ -4,9 +4,11 @@
  * program needs (core/trace.c).
  *
  * The file is mapped (the kernel allows a private read-only mapping of it
- * since 6.16; older ones are read) and walked once, keeping every 64th
- * record: a type is found by its id from there. The types a caller wants
- * by name are found on that walk. Only what trace.c asks is decoded: a
+ * since 6.16; older ones are read) and walked from its start, keeping
+ * every 64th record: a type is found by its id from there. The walk stops
+ * once the types a caller wants by name are found (they come early: ids
+ * under 40,000 of 126,700 on 6.18) and goes on only when a type past it
+ * is asked for, by id. Only what trace.c asks is decoded: a
  * struct's member (through anonymous struct and union members, as C
  * names them), a type's size, an enum's names, and the types of a
  * tracepoint's parameters.
@@ -32,7 +34,11 @@ struct rsl_btf {
 	const char *strs;
 	uint32_t str_len;
 	const struct btf_type **mark;   /* the type of id k * STRIDE, k >= 1 */
-	uint32_t n;                     /* ids: 1 .. n - 1 (0 is void) */
+	const char *types;              /* the type records */
+	size_t type_len;
+	size_t off;                     /* where the walk stopped: id n's record */
+	uint32_t n;                     /* ids walked: 1 .. n - 1 (0 is void) */
+	const char *bad;                /* why the walk cannot go on, or NULL */
 };
 
 /* Every STRIDE-th type is kept: a full index (126k ids on 6.18) took more
@@ -122,21 +128,53 @@ static const char *name_of(const struct rsl_btf *b, uint32_t off)
 	return off < b->str_len ? b->strs + off : "";
 }
 
-/* ids[k] = id if t is want[k] (the first of that name and kind) */
-static void match(const struct rsl_btf *b, const struct btf_type *t, uint32_t id,
-                  const struct rsl_btf_name *want, int *ids, size_t n)
+/* ids[k] = id if t is want[k] (the first of that name and kind); returns
+ * how many it set */
+static size_t match(const struct rsl_btf *b, const struct btf_type *t, uint32_t id,
+                    const struct rsl_btf_name *want, int *ids, size_t n)
 {
 	const char *name = NULL;
+	size_t found = 0;
 	if (t->name_off == 0)
-		return;
+		return 0;
 	for (size_t k = 0; k < n; k++) {
 		if ((int)BTF_INFO_KIND(t->info) != want[k].kind || ids[k] >= 0)
 			continue;
 		if (name == NULL)
 			name = name_of(b, t->name_off);
-		if (name[0] == want[k].name[0] && strcmp(name, want[k].name) == 0)
+		if (name[0] == want[k].name[0] && strcmp(name, want[k].name) == 0) {
 			ids[k] = (int)id;
+			found++;
+		}
 	}
+	return found;
+}
+
+/* Walks on from where the walk stopped, keeping every STRIDE-th type,
+ * until id `to` has been walked (to = 0: to the end) or, with n wants,
+ * until all of them are found. false when a record stops the walk: then
+ * b->bad says why. */
+static bool walk(struct rsl_btf *b, uint32_t to, const struct rsl_btf_name *want, int *ids,
+                 size_t n)
+{
+	size_t missing = n;
+	while (b->bad == NULL && b->off + sizeof(struct btf_type) <= b->type_len &&
+	       (to == 0 || b->n <= to) && (n == 0 || missing > 0)) {
+		const struct btf_type *t = (const void *)(b->types + b->off);
+		bool ok;
+		size_t more = extra(t, &ok);
+		if (!ok || b->off + sizeof *t + more > b->type_len) {
+			b->bad = ok ? "a type runs past the end of the types"
+			            : "a kind of type this code does not know";
+			break;
+		}
+		if (b->n % STRIDE == 0)
+			b->mark[b->n / STRIDE] = t;
+		missing -= match(b, t, b->n, want, ids, n);
+		b->n++;
+		b->off += sizeof *t + more;
+	}
+	return b->bad == NULL;
 }
 
 int rsl_btf_open(struct rsl_btf **out, const struct rsl_btf_name *want, int *ids, size_t n,
@@ -158,7 +196,8 @@ int rsl_btf_open(struct rsl_btf **out, const struct rsl_btf_name *want, int *ids
 		rsl_btf_close(b);
 		return fail(err, errlen, "not BTF this code can read");
 	}
-	const char *types = (const char *)b->map + h->hdr_len + h->type_off;
+	b->types = (const char *)b->map + h->hdr_len + h->type_off;
+	b->type_len = h->type_len;
 	b->strs = (const char *)b->map + h->hdr_len + h->str_off;
 	b->str_len = h->str_len;
 	/* a record is at least 12 bytes: this many ids at most */
@@ -171,20 +210,10 @@ int rsl_btf_open(struct rsl_btf **out, const struct rsl_btf_name *want, int *ids
 	for (size_t k = 0; k < n; k++)
 		ids[k] = -1;
 	b->n = 1;
-	for (size_t off = 0; off + sizeof(struct btf_type) <= h->type_len;) {
-		const struct btf_type *t = (const void *)(types + off);
-		bool ok;
-		size_t more = extra(t, &ok);
-		if (!ok || off + sizeof *t + more > h->type_len) {
-			rsl_btf_close(b);
-			return fail(err, errlen, ok ? "a type runs past the end of the types"
-			                            : "a kind of type this code does not know");
-		}
-		if (b->n % STRIDE == 0)
-			b->mark[b->n / STRIDE] = t;
-		match(b, t, b->n, want, ids, n);
-		b->n++;
-		off += sizeof *t + more;
+	if (!walk(b, 0, want, ids, n)) {
+		rc = fail(err, errlen, b->bad);
+		rsl_btf_close(b);
+		return rc;
 	}
 	*out = b;
 	return RSL_OK;
@@ -209,16 +238,18 @@ static const struct btf_type *next_type(const struct btf_type *t)
 	return (const void *)((const char *)(t + 1) + more);
 }
 
-/* The type of id: from the kept one before it, at most STRIDE - 1 steps. */
-static const struct btf_type *type_at(const struct rsl_btf *b, uint32_t id)
+/* The type of id: from the kept one before it, at most STRIDE - 1 steps;
+ * the walk goes on first when it has not reached id. */
+static const struct btf_type *type_at(struct rsl_btf *b, uint32_t id)
 {
+	if (id != 0 && id >= b->n)
+		walk(b, id, NULL, NULL, 0);
 	if (id == 0 || id >= b->n)
 		return NULL;
 	const struct btf_type *t;
 	uint32_t at;
 	if (id < STRIDE) {
-		const struct btf_header *h = b->map;
-		t = (const void *)((const char *)b->map + h->hdr_len + h->type_off);
+		t = (const void *)b->types;
 		at = 1;
 	} else {
 		t = b->mark[id / STRIDE];
@@ -230,7 +261,7 @@ static const struct btf_type *type_at(const struct rsl_btf *b, uint32_t id)
 }
 
 /* Through typedefs and qualifiers to the type they name. */
-static const struct btf_type *resolve(const struct rsl_btf *b, uint32_t id)
+static const struct btf_type *resolve(struct rsl_btf *b, uint32_t id)
 {
 	const struct btf_type *t = type_at(b, id);
 	for (int depth = 0; t != NULL && depth < 32; depth++) {
@@ -249,7 +280,7 @@ static const struct btf_type *resolve(const struct rsl_btf *b, uint32_t id)
 	return NULL;
 }
 
-long rsl_btf_size(const struct rsl_btf *b, uint32_t id)
+long rsl_btf_size(struct rsl_btf *b, uint32_t id)
 {
 	const struct btf_type *t = resolve(b, id);
 	if (t == NULL)
@@ -274,7 +305,7 @@ long rsl_btf_size(const struct rsl_btf *b, uint32_t id)
 	}
 }
 
-long rsl_btf_member(const struct rsl_btf *b, int struct_id, const char *name, long *size)
+long rsl_btf_member(struct rsl_btf *b, int struct_id, const char *name, long *size)
 {
 	const struct btf_type *t = resolve(b, (uint32_t)struct_id);
 	if (t == NULL || (BTF_INFO_KIND(t->info) != BTF_KIND_STRUCT &&
@@ -301,7 +332,7 @@ long rsl_btf_member(const struct rsl_btf *b, int struct_id, const char *name, lo
 	return -1;
 }
 
-int rsl_btf_enum(const struct rsl_btf *b, int id, const char *prefix, char (*names)[40],
+int rsl_btf_enum(struct rsl_btf *b, int id, const char *prefix, char (*names)[40],
                  int count)
 {
 	const struct btf_type *t = type_at(b, (uint32_t)(id < 0 ? 0 : id));
@@ -319,7 +350,7 @@ int rsl_btf_enum(const struct rsl_btf *b, int id, const char *prefix, char (*nam
 	return 0;
 }
 
-int rsl_btf_params(const struct rsl_btf *b, int id, const char **names, int max)
+int rsl_btf_params(struct rsl_btf *b, int id, const char **names, int max)
 {
 	const struct btf_type *t = type_at(b, (uint32_t)(id < 0 ? 0 : id));
 	if (t == NULL || BTF_INFO_KIND(t->info) != BTF_KIND_TYPEDEF)

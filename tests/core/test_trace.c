@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include <linux/bpf.h>
+#include <linux/btf.h>
 #include <dirent.h>
 #include <sys/syscall.h>
 
@@ -603,6 +604,46 @@ static void test_trace_raw_by_default(void **state)
 	assert_true(raw);
 }
 
+/* The BTF walk stops at the last type wanted by name and goes on when a
+ * type past it is asked for by id: a reader that stopped early tells of a
+ * later type what one that walked past it tells. A name that is not there
+ * is -1 (the walk went to the end). */
+static void test_trace_btf_walk_resumes(void **state)
+{
+	static const struct rsl_btf_name early[] = { { "sk_buff", BTF_KIND_STRUCT } };
+	static const struct rsl_btf_name late[] = {
+		{ "sk_buff", BTF_KIND_STRUCT },
+		{ "btf_trace_tcp_send_reset", BTF_KIND_TYPEDEF },
+		{ "rstlab_no_such_type", BTF_KIND_STRUCT },
+	};
+	struct rsl_btf *a, *b;
+	int ea[1], la[3];
+	char err[256];
+	const char *pa[4], *pb[4];
+	(void)state;
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
+		skip();
+	assert_int_equal(rsl_btf_open(&a, early, ea, 1, err, sizeof err), RSL_OK);
+	assert_int_equal(rsl_btf_open(&b, late, la, 3, err, sizeof err), RSL_OK);
+	assert_true(ea[0] > 0);
+	assert_int_equal(ea[0], la[0]);
+	assert_int_equal(la[2], -1);
+	/* the test means something only if a stopped before the typedef */
+	assert_true(la[1] > ea[0]);
+	assert_int_equal(rsl_btf_params(b, la[1], pb, 4), 4);
+	assert_int_equal(rsl_btf_params(a, la[1], pa, 4), 4);
+	for (int i = 0; i < 4; i++)
+		assert_string_equal(pa[i], pb[i]);
+	assert_string_equal(pa[1], "sock");
+	assert_string_equal(pa[2], "sk_buff");
+	long sa, sb;
+	assert_true(rsl_btf_member(a, ea[0], "len", &sa) >= 0);
+	assert_int_equal(rsl_btf_member(a, ea[0], "len", &sa), rsl_btf_member(b, la[0], "len", &sb));
+	assert_int_equal(sa, sb);
+	rsl_btf_close(a);
+	rsl_btf_close(b);
+}
+
 /* ---- one program shared by many readers (rsl_trace_share) ---------------- */
 
 #define CHECK(c) do { if (!(c)) { fprintf(stderr, "test_trace_shared: line %d: %s\n", \
@@ -834,6 +875,7 @@ int main(void)
 	const struct CMUnitTest raw[] = {
 		LIVE_TESTS,
 		LIVE(test_trace_raw_by_default),
+		cmocka_unit_test(test_trace_btf_walk_resumes),
 		cmocka_unit_test_teardown(test_trace_raw_as_tracepoint, teardown_both),
 	};
 	const struct CMUnitTest perf[] = { LIVE_TESTS };
