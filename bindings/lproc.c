@@ -12,7 +12,9 @@
  * command socket (fd 4). Its Lua code takes each job the parent sends
  * with proc:spawn(text) (serve_next()) and forks a child of the server's
  * state for it (serve_fork()): what the server loaded is there already,
- * and the child becomes the parent's own (CLONE_PARENT).
+ * and the child becomes the parent's own (CLONE_PARENT). The last job
+ * runs in the server itself (serve_fork(true)): nothing is left to keep
+ * a clean state for, so the fork is saved.
  *
  * The runner's other process-level needs live here too: report(text),
  * exit(code), pid(), isatty(fd), and the file system's listdir(path) and
@@ -219,19 +221,24 @@ static int lproc_serve_next(lua_State *L)
 	return 1;
 }
 
-/* serve_fork() -> true in the child, false in the server: after
+/* serve_fork([here]) -> true in the child, false in the server: after
  * serve_next, a child for that job, whose parent is the server's parent
  * (CLONE_PARENT), with a new report pipe on fd 3 and this process's loop
  * made anew. The parent gets the pid and the pipe's read end over the
- * command socket, or -errno. */
+ * command socket, or -errno. With here true (the server's last job), the
+ * server itself becomes the job's process: the parent gets its pid and a
+ * new report pipe, the command socket is closed, and it returns true. */
 static int lproc_serve_fork(lua_State *L)
 {
 	struct rsl_engine *eng = rsl_engine_get(L);
+	bool here = lua_toboolean(L, 1);
 	pid_t parent = getppid();
 	int p[2] = { -1, -1 };
 	int32_t reply;
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		reply = -errno;
+	} else if (here) {
+		reply = (int32_t)getpid();
 	} else {
 		fflush(NULL);
 		pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL, NULL, 0);
@@ -249,6 +256,7 @@ static int lproc_serve_fork(lua_State *L)
 		}
 		reply = pid < 0 ? -errno : (int32_t)pid;
 		close(p[1]);
+		p[1] = -1;
 	}
 	struct iovec iov = { .iov_base = &reply, .iov_len = sizeof reply };
 	union {
@@ -271,8 +279,16 @@ static int lproc_serve_fork(lua_State *L)
 	while (n < 0 && errno == EINTR);
 	if (p[0] >= 0)
 		close(p[0]);
-	if (n != (ssize_t)sizeof reply)
+	if (n != (ssize_t)sizeof reply || reply < 0)
 		_exit(0);
+	if (here) {
+		close(SERVE_FD);
+		if (dup2(p[1], REPORT_FD) < 0)
+			_exit(70);
+		close(p[1]);
+		lua_pushboolean(L, 1);
+		return 1;
+	}
 	lua_pushboolean(L, 0);
 	return 1;
 }

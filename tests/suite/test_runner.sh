@@ -222,6 +222,38 @@ unset RSTLAB_TEST_RANDOM RSTLAB_TEST_MARK # (not in the environment of grep belo
 left=$(grep -lz "RSTLAB_TEST_MARK=served-$$" /proc/[0-9]*/environ 2>/dev/null | wc -l)
 [ "$left" -eq 0 ] && ok "no process of the run is left" || bad "$left processes of the run are left"
 
+# A file's last scenario of a single round runs in the server itself (no
+# state of it is needed afterwards: a fork saved); the others run in
+# processes forked from it. With --repeat, every one is forked.
+cat >"$TMP/last.lua" <<'EOS'
+local core = require "rstlab.core"
+local loader = core.pid()
+for i = 1, 3 do
+  scenario("last " .. i, function(t)
+    local f = assert(io.open(os.getenv("RSTLAB_TEST_PIDS"), "a"))
+    f:write(i, " ", core.pid() == loader and "server" or "forked", "\n")
+    f:close()
+  end)
+end
+EOS
+export RSTLAB_TEST_PIDS=$TMP/pids
+pids_are() { # pids_are WHAT EXPECTED: the scenarios' lines, sorted
+  local got
+  got=$(sort -u "$TMP/pids" | tr '\n' ' ')
+  [ "$got" = "$2" ] && ok "$1: $2" || bad "$1: expected '$2', got '$got'"
+  rm -f "$TMP/pids"
+}
+run "$RSTLAB" -j 1 "$TMP/last.lua"
+expect_status 0
+pids_are "-j 1" "1 forked 2 forked 3 server "
+run "$RSTLAB" -j 1 --filter 'last 2' "$TMP/last.lua"
+expect_status 0
+pids_are "one scenario alone" "2 server "
+run "$RSTLAB" -j 1 --repeat 2 "$TMP/last.lua"
+expect_status 0
+pids_are "--repeat 2" "1 forked 2 forked 3 forked "
+unset RSTLAB_TEST_PIDS
+
 # A server killed in the middle of its file: the scenarios left run in
 # processes of their own, as files without a server do.
 cat >"$TMP/server_killed.lua" <<'EOS'

@@ -158,7 +158,8 @@ function M.child_main(arg)
         reason.share()
         core.capture_hold_timestamps()
       end
-      if core.serve_fork() then break end
+      -- The last job runs here: no later job needs this state kept clean.
+      if core.serve_fork(job.last) then break end
     end
     -- Each scenario its own random sequence. (math.randomseed() alone
     -- mixes the time in seconds with addresses, which forks share.)

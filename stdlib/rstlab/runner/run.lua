@@ -271,8 +271,9 @@ function M.run(o, out)
   local multi = rounds > 1
   -- Scenarios of each file yet to finish: in a single round, a file's
   -- server goes once they all have (it outlives its scenarios).
-  local left = {}
+  local left, unsent = {}, {}
   for _, w in ipairs(work) do left[w.file] = (left[w.file] or 0) + 1 end
+  for file, n in pairs(left) do unsent[file] = n end
   local share = {} -- files whose server shares its setup among several scenarios
   for file, n in pairs(left) do share[file] = n > 1 or multi end
   local attempts, tried = {}, {} -- [i] = list of records; [i] = last round it started
@@ -337,6 +338,10 @@ function M.run(o, out)
         job.packets = want_packets
         job.exiting = true
         job.share = share[w.file]
+        -- A file's last scenario of a single round runs in its server
+        -- itself (a fork saved): nothing comes after it.
+        unsent[w.file] = unsent[w.file] - 1
+        job.last = unsent[w.file] == 0 and not multi or nil
         r = pool.run_child(state, job, deadline, state.servers[w.file])
         left[w.file] = left[w.file] - 1
         if left[w.file] == 0 and not multi and state.servers[w.file] then
