@@ -17,6 +17,9 @@ static int traceback(lua_State *L)
 	return 1;
 }
 
+/* The runner's state, left to the exit (see the end of main). */
+static lua_State *runner;
+
 int main(int argc, char **argv)
 {
 	/* A peer's RST must show up as EPIPE/ECONNRESET, never kill us. */
@@ -43,7 +46,13 @@ int main(int argc, char **argv)
 	if (lua_pcall(L, 1, 1, 1) != LUA_OK)
 		goto fail;
 	int code = (int)lua_tointeger(L, -1);
-	lua_close(L);
+	/* No lua_close: by now the runner has reaped every child, closed its
+	 * report files and removed its directory, and exit() flushes stdio.
+	 * Closing would only collect the whole heap once more, and since the
+	 * runner forked, every page the collector writes faults first: 1 to
+	 * 1.5 ms of a run of 35 ms, for memory the exit frees anyway. The
+	 * state stays reachable from `runner` (leak checkers see no leak). */
+	runner = L;
 	return code;
 fail:
 	fprintf(stderr, "rstlab: internal error: %s\n", lua_tostring(L, -1));
