@@ -5,7 +5,7 @@
 --- the child runs child_main(arg) and writes one serialized record to its
 --- pipe. A job is { mode = "list", file } (what does the file declare?) or
 --- { file, name, timeout (the runner's default, unscaled), time_scale,
---- pcap_path, pcap_always, packets, exiting }, handed as is
+--- pcap_path, pcap_always, packets, exiting, share, last }, handed as is
 --- to rstlab.scenario.run. Either kind may carry the script as text
 --- (source; file is then its chunk name), and a scenario job may ask to
 --- stay in the network namespace it was started in (no_sandbox).
@@ -126,6 +126,7 @@ end
 --- reported (core.fork(..., true)): each scenario job the runner sends
 --- then runs in a child forked from it, the file already loaded, instead
 --- of in a new process that builds a Lua state and loads the file again.
+--- The job marked last (job.last) runs in the server itself.
 --- The file's top level has run once, outside any scenario's namespace;
 --- each child has its own copy of what it made.
 function M.child_main(arg)
