@@ -334,6 +334,18 @@ static int lproc_spawn_job(lua_State *L)
 		}
 		return rsl_push_errno(L, e, "the server's answer");
 	}
+	if (reply == z->pid) {
+		/* The server runs this job itself (its last): the new Proc owns
+		 * the process from now on, and this one no longer waits for,
+		 * kills or reaps it (nor a pid that could be another's once
+		 * reaped). It takes no more jobs. */
+		if (z->pidfd >= 0)
+			close(z->pidfd);
+		z->pidfd = -1;
+		z->pid = 0;
+		close(z->cmd);
+		z->cmd = -1;
+	}
 	adopt(new_proc(L), reply, fd);
 	return 1;
 }
