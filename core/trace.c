@@ -1108,7 +1108,7 @@ uint64_t rsl_trace_lost(const struct rsl_trace *t)
 	if (t != NULL && t->shared) {
 		/* the shared program's misses are not by slot: any since this
 		 * reader joined may have been its own */
-		uint64_t sum = prog_misses(share.prog_fd) - t->misses0, v;
+		uint64_t sum = prog_misses(share.prog_fd) - t->misses0, v = 0;
 		for (int k = t->slot_lo; k >= 0 && k <= t->slot_hi; k++)
 			if (slot_op(BPF_MAP_LOOKUP_ELEM, share.lost_fd, (uint32_t)k, &v) == 0)
 				sum += v;
