@@ -66,8 +66,8 @@ struct rsl_btf_name {
 /* /sys/kernel/btf/vmlinux, walked until every want is found: ids[k] = the
  * id of the first type named want[k], or -1, for k < n. RSL_OK, or
  * RSL_EUNAVAIL and why in err (no BTF on this kernel, a format this code
- * cannot walk). About 1 ms (mapped) on 6.18 for trace.c's names, 3 ms when
- * one is missing (the whole walk). Free with rsl_btf_close. */
+ * cannot walk). About 1.7 ms (mapped) on 6.18 for trace.c's names, 3.3 ms
+ * when one is missing (the whole walk). Free with rsl_btf_close. */
 struct rsl_btf;
 RSL_HIDDEN int rsl_btf_open(struct rsl_btf **out, const struct rsl_btf_name *want, int *ids,
                             size_t n, char *err, size_t errlen);

@@ -77,7 +77,8 @@ function M.run_child(state, job, deadline, server)
       end
     end
   end
-  local rec = not timed_out and child.deserialize(table.concat(chunks)) or nil
+  local text = table.concat(chunks)
+  local rec = not timed_out and child.deserialize(text) or nil
   if rec ~= nil then
     if job.serve and rec.names then return rec, proc end
     if job.serve then proc:close_server() end
@@ -107,8 +108,8 @@ function M.run_child(state, job, deadline, server)
         or string.format("killed after %g s: the scenario did not end", deadline) }
   end
   local why = how == "signal" and ("killed by signal " .. code) or ("exit status " .. code)
-  if #chunks > 0 then
-    why = why .. "; its report pipe carried " .. #table.concat(chunks)
+  if #text > 0 then
+    why = why .. "; its report pipe carried " .. #text
       .. " bytes that are not a report: did something else write on file descriptor 3?"
   end
   return { status = "error", duration = took,
