@@ -2,7 +2,7 @@
 # (a project's PkgConfig::LUA or Threads::Threads is never redefined):
 #   rstlab_deps::lua   Lua 5.4, headers and library (rstlab_lua.h includes lua.h)
 #   rstlab_deps::libs  what the static library links besides: libpcap, libnl,
-#                      libnftables, libev, threads
+#                      libev, threads (libnftables is loaded at run time: core/nft.c)
 # Used by the build (cmake/install.cmake) and by the installed package
 # (rstlabConfig.cmake). In: RSTLAB_PKG_PRIVATE, the pkg-config modules of
 # rstlab_deps::libs. Out: rstlab_deps_FOUND, and rstlab_deps_MISSING saying

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,6 +330,32 @@ static void test_netns_gone_with_its_last_fd(void **state)
 	assert_true(wait_link_gone("toB", 10000));
 }
 
+/* Whether a shared library whose path holds name is mapped here. */
+static bool mapped(const char *name)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[1024];
+	bool found = false;
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof line, f) != NULL)
+		found = strstr(line, name) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* libnftables is loaded by the first rules made, not with the program
+ * (core/nft.c): it is not mapped before, and is after. (First in main:
+ * no earlier test has made rules.) */
+static void test_nft_loaded_on_first_use(void **state)
+{
+	assert_false(mapped("/libnftables.so"));
+	struct rsl_nft *n;
+	assert_int_equal(rsl_nft_open(-1, &n, err, sizeof err), RSL_OK);
+	assert_true(mapped("/libnftables.so"));
+	assert_int_equal(rsl_nft_run(n, "list tables"), RSL_OK);
+	rsl_nft_close(n);
+}
+
 static void test_nft_rules_stay_in_their_namespace(void **state)
 {
 	int a, b;
@@ -500,6 +527,7 @@ int main(void)
 		return 77;
 	}
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_nft_loaded_on_first_use),
 		cmocka_unit_test(test_netns_new_host_is_apart),
 		cmocka_unit_test(test_netns_private_ehash),
 		cmocka_unit_test(test_netns_enter_leave_restores),
