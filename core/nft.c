@@ -22,55 +22,42 @@
 /* libnftables is loaded when a process first makes rules, not linked:
  * with what it pulls in (libnftnl, libmnl, libxtables, libgmp) it added
  * 1 to 1.7 ms to the start of every run, and most scenarios make no
- * fault. A scenario that does pays about 1 ms once. The pointers take
- * their types from the header's prototypes. */
-#ifndef RSTLAB_LIBNFTABLES
-#define RSTLAB_LIBNFTABLES "libnftables.so.1"
-#endif
+ * fault. A scenario that does pays about 1 ms once. Each function is a
+ * pointer of the same name, typed from the header's prototype. */
+#define LIBNFTABLES "libnftables.so.1"
+#define NFT_FUNCTIONS(X)                                                      \
+	X(nft_ctx_new) X(nft_ctx_free) X(nft_ctx_buffer_output)               \
+	X(nft_ctx_buffer_error) X(nft_ctx_output_set_flags)                   \
+	X(nft_run_cmd_from_buffer) X(nft_ctx_get_output_buffer)               \
+	X(nft_ctx_get_error_buffer)
+#define FIELD(f) __typeof__(&f) f;
 static struct {
 	bool loaded;
-	__typeof__(&nft_ctx_new) ctx_new;
-	__typeof__(&nft_ctx_free) ctx_free;
-	__typeof__(&nft_ctx_buffer_output) buffer_output;
-	__typeof__(&nft_ctx_buffer_error) buffer_error;
-	__typeof__(&nft_ctx_output_set_flags) output_set_flags;
-	__typeof__(&nft_run_cmd_from_buffer) run_cmd;
-	__typeof__(&nft_ctx_get_output_buffer) output_buffer;
-	__typeof__(&nft_ctx_get_error_buffer) error_buffer;
+	NFT_FUNCTIONS(FIELD)
 } lib;
+#undef FIELD
 
 static int load_lib(char *err, size_t errlen)
 {
 	if (lib.loaded)
 		return RSL_OK;
 	/* Never closed: the process may make rules again. */
-	void *h = dlopen(RSTLAB_LIBNFTABLES, RTLD_NOW | RTLD_LOCAL);
+	void *h = dlopen(LIBNFTABLES, RTLD_NOW | RTLD_LOCAL);
 	if (h == NULL) {
 		rsl_format_error(err, errlen, "cannot load %s (Debian: apt-get install "
-		                 "libnftables1): %s", RSTLAB_LIBNFTABLES, dlerror());
+		                 "libnftables1): %s", LIBNFTABLES, dlerror());
 		return RSL_EUNAVAIL;
 	}
-	struct {
-		const char *name;
-		void **to;
-	} syms[] = {
-		{ "nft_ctx_new", (void **)&lib.ctx_new },
-		{ "nft_ctx_free", (void **)&lib.ctx_free },
-		{ "nft_ctx_buffer_output", (void **)&lib.buffer_output },
-		{ "nft_ctx_buffer_error", (void **)&lib.buffer_error },
-		{ "nft_ctx_output_set_flags", (void **)&lib.output_set_flags },
-		{ "nft_run_cmd_from_buffer", (void **)&lib.run_cmd },
-		{ "nft_ctx_get_output_buffer", (void **)&lib.output_buffer },
-		{ "nft_ctx_get_error_buffer", (void **)&lib.error_buffer },
-	};
-	for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
-		*syms[i].to = dlsym(h, syms[i].name);
-		if (*syms[i].to == NULL) {
-			rsl_format_error(err, errlen, "%s has no %s", RSTLAB_LIBNFTABLES,
-			                 syms[i].name);
-			dlclose(h);
-			return RSL_EUNAVAIL;
-		}
+	const char *missing = NULL;
+#define RESOLVE(f)                                                     \
+	if (missing == NULL && (*(void **)&lib.f = dlsym(h, #f)) == NULL) \
+		missing = #f;
+	NFT_FUNCTIONS(RESOLVE)
+#undef RESOLVE
+	if (missing != NULL) {
+		rsl_format_error(err, errlen, "%s has no %s", LIBNFTABLES, missing);
+		dlclose(h);
+		return RSL_EUNAVAIL;
 	}
 	lib.loaded = true;
 	return RSL_OK;
@@ -110,19 +97,19 @@ int rsl_nft_open(int nsfd, struct rsl_nft **out, char *err, size_t errlen)
 		rsl_nft_close(n);
 		return RSL_ESYS;
 	}
-	n->ctx = lib.ctx_new(NFT_CTX_DEFAULT);
+	n->ctx = lib.nft_ctx_new(NFT_CTX_DEFAULT);
 	if (rsl_netns_leave(saved, err, errlen) != RSL_OK) {
 		rsl_nft_close(n);
 		return RSL_ESYS;
 	}
-	if (n->ctx == NULL || lib.buffer_output(n->ctx) != 0 ||
-	    lib.buffer_error(n->ctx) != 0) {
+	if (n->ctx == NULL || lib.nft_ctx_buffer_output(n->ctx) != 0 ||
+	    lib.nft_ctx_buffer_error(n->ctx) != 0) {
 		rsl_format_error(err, errlen, "cannot create an nftables context");
 		rsl_nft_close(n);
 		return RSL_ESYS;
 	}
 	/* Echo what was added, with its handle, so a rule can be deleted. */
-	lib.output_set_flags(n->ctx, NFT_CTX_OUTPUT_HANDLE | NFT_CTX_OUTPUT_ECHO);
+	lib.nft_ctx_output_set_flags(n->ctx, NFT_CTX_OUTPUT_HANDLE | NFT_CTX_OUTPUT_ECHO);
 	*out = n;
 	return RSL_OK;
 }
@@ -136,9 +123,9 @@ int rsl_nft_run(struct rsl_nft *n, const char *cmds)
 	n->err[0] = '\0';
 	if (rsl_netns_enter(n->nsfd, &saved, n->err, sizeof n->err) != RSL_OK)
 		return RSL_ESYS;
-	rc = lib.run_cmd(n->ctx, cmds);
-	const char *o = lib.output_buffer(n->ctx);
-	const char *e = lib.error_buffer(n->ctx);
+	rc = lib.nft_run_cmd_from_buffer(n->ctx, cmds);
+	const char *o = lib.nft_ctx_get_output_buffer(n->ctx);
+	const char *e = lib.nft_ctx_get_error_buffer(n->ctx);
 	n->output = strdup(o ? o : "");
 	if (rc != 0) {
 		/* nft's own text: the command, a caret under the culprit */
@@ -171,7 +158,7 @@ void rsl_nft_close(struct rsl_nft *n)
 	if (n == NULL)
 		return;
 	if (n->ctx)
-		lib.ctx_free(n->ctx);
+		lib.nft_ctx_free(n->ctx);
 	if (n->nsfd >= 0)
 		close(n->nsfd);
 	free(n->output);
