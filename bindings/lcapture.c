@@ -36,8 +36,8 @@ static int lcap_hold_timestamps(lua_State *L)
 }
 
 /* capture(host, ifname, filter, label [, buffer]) -> Capture | nil, msg,
- * code. buffer: the kernel ring's bytes for each interface (default 4
- * MiB). A bad filter or buffer raises: a script error, not a network
+ * code. buffer: the kernel's queue limit for each interface, in bytes
+ * (default 16 MiB). A bad filter or buffer raises: a script error, not a network
  * failure. */
 static int lcap_new(lua_State *L)
 {

@@ -1,13 +1,14 @@
 /*
  * Packet capture: the wire side of a scenario.
  *
- * A capture owns one libpcap handle per interface added to it, each opened
- * in whatever network namespace the caller is in at that moment (a handle's
- * socket stays in the namespace it was born in, like any socket).  Every
- * handle runs in immediate mode with its selectable fd watched by the
- * scenario's libev loop, so packets are decoded and stored as they arrive,
- * in arrival order across handles, and the expectation matcher can follow
- * them live through the on_packet callback.
+ * A capture owns one packet socket per interface added to it, each opened
+ * in whatever network namespace the caller is in at that moment (a socket
+ * stays in the namespace it was born in).  libpcap compiles the filter and
+ * writes the files; the kernel runs the filter on the socket and queues
+ * each packet that passes it, and the scenario's libev loop watches the
+ * socket, so packets are decoded and stored as they arrive, in arrival
+ * order across interfaces, and the expectation matcher can follow them
+ * live through the on_packet callback.
  *
  * One timeline across interfaces: each time the loop finds a handle
  * readable, every handle is drained, and the packets of that pass are put
@@ -25,40 +26,53 @@
  */
 #include "internal.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <net/if_arp.h>
 #include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
 
 #define SNAPLEN 65535
-/* The kernel's ring for each interface (rsl_capture_set_buffer). libpcap
- * cuts it in frames that each hold the largest packet the interface can
- * carry: 4 MiB are 64 frames on lo (a 64 KiB MTU), about 2500 on a veth
- * (1500). On lo the kernel offers every packet twice (as sent and as
- * received; libpcap keeps the received one), so it holds 32 packets. What
- * does not fit between two drains the kernel drops, and counts
- * (rsl_capture_dropped). */
-#define BUFFER_SIZE (4 * 1024 * 1024)
+/* What the kernel may hold for each interface between two drains
+ * (rsl_capture_set_buffer): a limit on the packets' memory in the socket's
+ * receive queue, not an allocation. Each packet costs what the kernel
+ * allocated for it (a little more than its size for one of lo's 64 KiB
+ * segments, under 1 KiB for a bare SYN or ACK). What does not fit the
+ * kernel drops, and counts (rsl_capture_dropped). */
+#define BUFFER_SIZE (16 * 1024 * 1024)
 #define BUFFER_MIN (256 * 1024)
 #define BUFFER_MAX (1024 * 1024 * 1024)
-/* Only matters when immediate mode is not honoured; then it bounds the
- * delay before a batch is delivered. */
-#define TIMEOUT_MS 10
 #define BLOCK_PACKETS 256
 #define ARENA_CHUNK (256 * 1024)
+/* A cooked frame (interfaces without an Ethernet header, and "any") is
+ * stored with a LINUX_SLL2 header made from the socket address. */
+#define SLL2_LEN 20
+/* lo's index in every network namespace (the kernel's LOOPBACK_IFINDEX). */
+#define LO_IFINDEX 1
 
 struct cap_handle {
 	ev_io io;                 /* first: the callback casts back from it */
 	struct rsl_capture *cap;
-	pcap_t *pcap;             /* NULL once closed */
-	int linktype;             /* kept after close, for rsl_capture_write */
-	bool nano;                /* timestamps in ns (else the kernel gave us) */
-	uint64_t dropped;         /* the ring's drops, counted when it closed */
+	int fd;                   /* the packet socket; -1 once closed */
+	int linktype;             /* DLT_EN10MB or DLT_LINUX_SLL2; kept after
+	                             close, for rsl_capture_write */
+	bool skip_lo_outgoing;    /* "any": lo's sent copies (its received
+	                             ones are the same packets) */
+	uint64_t dropped;         /* the kernel's drops so far */
 	char *label;
 };
 
 struct stored {
 	struct rsl_packet pkt;
-	struct pcap_pkthdr hdr;   /* caplen, len as pcap saw them; ts with
+	struct pcap_pkthdr hdr;   /* caplen, len on the wire; ts with
 	                             tv_usec in nanoseconds (files are written
 	                             with nanosecond precision) */
 	int64_t ns;               /* the same time, for exact ordering */
@@ -87,10 +101,11 @@ struct rsl_capture {
 	struct arena_chunk *arena;   /* newest first */
 
 	size_t skipped, malformed;
-	size_t buffer;               /* ring bytes of the handles added next */
+	size_t buffer;               /* queue limit of the handles added next */
+	uint8_t *frame;              /* one frame read, with room before it */
 	bool closed;                 /* rsl_capture_close was called */
-	bool busy;                   /* inside pcap_dispatch: pcap_close and
-	                                free must wait until it returns */
+	bool busy;                   /* inside a drain: free must wait until
+	                                it returns */
 	bool free_pending;           /* rsl_capture_free called while busy */
 	bool failed;                 /* the current drain lost packets or a handle */
 	char err[RSL_ERRLEN];
@@ -169,18 +184,14 @@ static size_t handle_index(const struct rsl_capture *cap, const struct cap_handl
 	return i;
 }
 
-/* pcap_dispatch callback: one frame. */
-static void on_frame(u_char *user, const struct pcap_pkthdr *hdr, const u_char *bytes)
+/* One frame read from h: decoded and stored, not yet published. */
+static void store(struct rsl_capture *cap, struct cap_handle *h, const struct timespec *ts,
+                  const uint8_t *bytes, size_t caplen, size_t len)
 {
-	struct cap_handle *h = (struct cap_handle *)user;
-	struct rsl_capture *cap = h->cap;
 	struct stored *s;
 	const char *why;
 	int rc;
 
-	/* Frames read in the same batch as a close are not wanted. */
-	if (cap->closed)
-		return;
 	s = next_slot(cap);
 	if (s == NULL) {
 		rsl_set_error(cap->err, "out of memory storing packet %zu",
@@ -189,13 +200,15 @@ static void on_frame(u_char *user, const struct pcap_pkthdr *hdr, const u_char *
 		return;
 	}
 	/* A double cannot hold nanoseconds since 1970 (its step is ~0.5 us
-	 * there): the ordering uses ns, the double is for scripts. */
-	s->hdr = *hdr;
-	if (!h->nano)
-		s->hdr.ts.tv_usec *= 1000;
-	s->ns = (int64_t)s->hdr.ts.tv_sec * 1000000000 + s->hdr.ts.tv_usec;
-	s->pkt.ts = (double)s->hdr.ts.tv_sec + (double)s->hdr.ts.tv_usec * 1e-9;
-	rc = rsl_decode(h->linktype, bytes, hdr->caplen, &s->pkt, &why);
+	 * there): the ordering uses ns, the double is for scripts. Files are
+	 * written with nanosecond precision, so tv_usec holds nanoseconds. */
+	s->hdr.ts.tv_sec = ts->tv_sec;
+	s->hdr.ts.tv_usec = ts->tv_nsec;
+	s->hdr.caplen = (bpf_u_int32)caplen;
+	s->hdr.len = (bpf_u_int32)len;
+	s->ns = (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+	s->pkt.ts = (double)ts->tv_sec + (double)ts->tv_nsec * 1e-9;
+	rc = rsl_decode(h->linktype, bytes, caplen, &s->pkt, &why);
 	if (rc == RSL_ESKIP) {
 		cap->skipped++;
 		return;
@@ -204,7 +217,7 @@ static void on_frame(u_char *user, const struct pcap_pkthdr *hdr, const u_char *
 		cap->malformed++;
 		return;
 	}
-	s->raw = arena_copy(cap, bytes, hdr->caplen);
+	s->raw = arena_copy(cap, bytes, caplen);
 	if (s->raw == NULL) {
 		rsl_set_error(cap->err, "out of memory storing packet %zu",
 		              cap->count + cap->pending);
@@ -213,6 +226,82 @@ static void on_frame(u_char *user, const struct pcap_pkthdr *hdr, const u_char *
 	}
 	s->handle = handle_index(cap, h);
 	cap->pending++;
+}
+
+/* The LINUX_SLL2 header of a cooked frame, from its socket address. */
+static void put_sll2(uint8_t *p, const struct sockaddr_ll *from)
+{
+	uint32_t ifindex = htonl((uint32_t)from->sll_ifindex);
+	uint16_t hatype = htons(from->sll_hatype);
+
+	memset(p, 0, SLL2_LEN);
+	memcpy(p, &from->sll_protocol, 2);          /* already in network order */
+	memcpy(p + 4, &ifindex, 4);
+	memcpy(p + 8, &hatype, 2);
+	p[10] = from->sll_pkttype;
+	p[11] = from->sll_halen > 8 ? 8 : from->sll_halen;
+	memcpy(p + 12, from->sll_addr, p[11]);
+}
+
+/* Read one frame from h: 1 when there was one, 0 when the queue is empty,
+ * -1 on an error (cap->err says it). */
+static int read_frame(struct rsl_capture *cap, struct cap_handle *h)
+{
+	/* Room before the frame for the cooked header. */
+	const size_t head = h->linktype == DLT_LINUX_SLL2 ? SLL2_LEN : 0;
+	uint8_t *frame = cap->frame + head;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(struct timespec)) +
+		         CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+	} ctl;
+	struct sockaddr_ll from;
+	struct iovec iov = { frame, SNAPLEN };
+	struct msghdr msg = {
+		.msg_name = &from, .msg_namelen = sizeof from,
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf,
+	};
+	const struct tpacket_auxdata *aux = NULL;
+	struct timespec ts = { 0, 0 };
+	size_t caplen, len;
+	ssize_t n;
+
+	n = recvmsg(h->fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		if (errno == EINTR)
+			return 1;
+		rsl_set_error(cap->err, "capture on %s failed: %s", h->label,
+		              errno == ENETDOWN ? "the interface went down" : strerror(errno));
+		return -1;
+	}
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS)
+			memcpy(&ts, CMSG_DATA(c), sizeof ts);
+		else if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA)
+			aux = (const struct tpacket_auxdata *)(const void *)CMSG_DATA(c);
+	}
+	if (cap->closed)
+		return 1; /* read in the same pass as a close: not wanted */
+	if (h->skip_lo_outgoing && from.sll_ifindex == LO_IFINDEX &&
+	    from.sll_pkttype == PACKET_OUTGOING)
+		return 1;
+	/* The length on the wire: the filter's snap length may have cut the
+	 * frame before the queue (auxdata has the length before that cut). */
+	caplen = (size_t)n < SNAPLEN ? (size_t)n : SNAPLEN;
+	len = aux != NULL ? aux->tp_len : (size_t)n;
+	if (ts.tv_sec == 0 && ts.tv_nsec == 0)
+		clock_gettime(CLOCK_REALTIME, &ts);
+	if (h->linktype == DLT_LINUX_SLL2) {
+		frame -= SLL2_LEN;
+		put_sll2(frame, &from);
+		caplen += SLL2_LEN;
+		len += SLL2_LEN;
+	}
+	store(cap, h, &ts, frame, caplen, len);
+	return 1;
 }
 
 /* Put the packets of this pass in timestamp order (a stable insertion
@@ -243,18 +332,16 @@ static void publish(struct rsl_capture *cap)
 
 /* Read everything one handle holds now.  A handle that fails is stopped
  * rather than left to wake the loop forever (an interface that went away
- * keeps its fd readable). */
+ * keeps its socket readable). */
 static void drain_handle(struct rsl_capture *cap, struct cap_handle *h)
 {
 	int n;
 
-	while (h->pcap != NULL && !cap->closed) {
-		n = pcap_dispatch(h->pcap, -1, on_frame, (u_char *)h);
-		if (n == 0 || n == PCAP_ERROR_BREAK)
+	while (h->fd >= 0 && !cap->closed) {
+		n = read_frame(cap, h);
+		if (n == 0)
 			break;
 		if (n < 0) {
-			rsl_set_error(cap->err, "capture on %s failed: %s", h->label,
-			              pcap_geterr(h->pcap));
 			cap->failed = true;
 			if (cap->loop)
 				ev_io_stop(cap->loop->ev, &h->io);
@@ -263,13 +350,10 @@ static void drain_handle(struct rsl_capture *cap, struct cap_handle *h)
 	}
 }
 
-/* Run after every dispatch: closes and frees that callbacks asked for
- * while pcap was still inside its own buffer. */
+/* Run after every drain: a free that a callback asked for meanwhile. */
 static void settle(struct rsl_capture *cap)
 {
 	cap->busy = false;
-	if (cap->closed)
-		close_handles(cap);
 	if (cap->free_pending)
 		destroy(cap);
 }
@@ -289,8 +373,8 @@ int rsl_capture_drain(struct rsl_capture *cap)
 	size_t i;
 	bool failed;
 
-	/* Called from on_packet, it would re-enter pcap_dispatch: the drain
-	 * under way reports. */
+	/* Called from on_packet, it would publish in the middle of the pass
+	 * under way: that drain reports. */
 	if (cap == NULL || cap->busy)
 		return RSL_OK;
 	cap->busy = true;
@@ -320,19 +404,74 @@ static void free_handle(struct cap_handle *h)
 {
 	if (h == NULL)
 		return;
-	if (h->pcap)
-		pcap_close(h->pcap);
+	if (h->fd >= 0)
+		close(h->fd);
 	free(h->label);
 	free(h);
 }
 
+/* The filter, compiled by libpcap for frames as this socket's filter sees
+ * them: from the Ethernet header on a raw socket, from the IP header on a
+ * cooked one (the kernel runs it before any header is added). */
+static int set_filter(struct rsl_capture *cap, struct cap_handle *h, const char *filter)
+{
+	pcap_t *dead = pcap_open_dead(h->linktype == DLT_EN10MB ? DLT_EN10MB : DLT_RAW, SNAPLEN);
+	struct bpf_program prog;
+	struct sock_fprog fprog;
+	int rc = RSL_OK;
+
+	if (dead == NULL) {
+		rsl_set_error(cap->err, "out of memory");
+		return RSL_ESYS;
+	}
+	if (pcap_compile(dead, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		rsl_set_error(cap->err, "bad capture filter \"%s\": %s", filter, pcap_geterr(dead));
+		pcap_close(dead);
+		return RSL_EINVAL;
+	}
+	fprog.len = (unsigned short)prog.bf_len;
+	fprog.filter = (struct sock_filter *)prog.bf_insns;
+	if (prog.bf_len > BPF_MAXINSNS ||
+	    setsockopt(h->fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) < 0) {
+		rsl_set_error(cap->err, "%s: cannot set filter \"%s\": %s", h->label, filter,
+		              prog.bf_len > BPF_MAXINSNS ? "too long for the kernel" : strerror(errno));
+		rc = RSL_EINVAL;
+	}
+	pcap_freecode(&prog);
+	pcap_close(dead);
+	return rc;
+}
+
+/* The receive queue's limit: as asked with CAP_NET_ADMIN (root), else as
+ * much of it as net.core.rmem_max allows; the drops the kernel counts
+ * say when that was too little. */
+static void set_rcvbuf(struct cap_handle *h, size_t bytes)
+{
+	/* The kernel doubles what it is given (for its bookkeeping): half
+	 * makes the limit the bytes asked. */
+	int half = (int)(bytes / 2);
+
+	if (setsockopt(h->fd, SOL_SOCKET, SO_RCVBUFFORCE, &half, sizeof half) < 0)
+		(void)setsockopt(h->fd, SOL_SOCKET, SO_RCVBUF, &half, sizeof half);
+}
+
+/*
+ * A packet socket per interface, without libpcap's ring: that ring is
+ * allocated and mapped whole when it opens (4 MiB, 1.8 ms a capture
+ * measured), where a socket's receive queue costs nothing until packets
+ * sit in it. Made with protocol 0 it receives nothing; the filter goes on,
+ * and only then the bind to the interface starts the flow, so nothing
+ * unfiltered is ever queued.
+ */
 int rsl_capture_add(struct rsl_capture *cap, const char *ifname, const char *filter,
                     const char *label)
 {
-	char errbuf[PCAP_ERRBUF_SIZE] = "";
-	struct bpf_program prog;
 	struct cap_handle *h = NULL;
-	int rc, fd;
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
+	struct ifreq ifr;
+	int on = 1, rc, type, e = 0;
+	socklen_t elen = sizeof e;
+	bool any;
 
 	if (cap->closed) {
 		rsl_set_error(cap->err, "capture is closed");
@@ -344,84 +483,109 @@ int rsl_capture_add(struct rsl_capture *cap, const char *ifname, const char *fil
 	}
 	if (filter == NULL)
 		filter = "tcp";
+	any = strcmp(ifname, "any") == 0;
+	if (!any && strlen(ifname) >= IFNAMSIZ) {
+		rsl_set_error(cap->err, "%s: %s", ifname, pcap_statustostr(PCAP_ERROR_NO_SUCH_DEVICE));
+		return RSL_EINVAL;
+	}
+	if (cap->frame == NULL && (cap->frame = malloc(SLL2_LEN + SNAPLEN)) == NULL)
+		goto nomem;
 
 	h = calloc(1, sizeof *h);
 	if (h == NULL)
 		goto nomem;
+	h->fd = -1;
 	h->cap = cap;
 	h->label = strdup(label ? label : ifname);
 	if (h->label == NULL)
 		goto nomem;
 
-	h->pcap = pcap_create(ifname, errbuf);
-	if (h->pcap == NULL) {
-		rsl_set_error(cap->err, "%s: %s", ifname, errbuf);
-		rc = RSL_ESYS;
-		goto out;
-	}
-	/* Immediate mode: a packet must reach the matcher as it crosses the
-	 * wire, not when a kernel buffer block fills or times out. */
-	if (pcap_set_snaplen(h->pcap, SNAPLEN) != 0 ||
-	    pcap_set_immediate_mode(h->pcap, 1) != 0 ||
-	    pcap_set_timeout(h->pcap, TIMEOUT_MS) != 0 ||
-	    /* the copies of one packet on both ends of a veth pair are
-	     * often less than a microsecond apart */
-	    (pcap_set_tstamp_precision(h->pcap, PCAP_TSTAMP_PRECISION_NANO) != 0 &&
-	     pcap_set_tstamp_precision(h->pcap, PCAP_TSTAMP_PRECISION_MICRO) != 0) ||
-	    pcap_set_buffer_size(h->pcap, (int)(cap->buffer ? cap->buffer : BUFFER_SIZE)) != 0) {
-		rsl_set_error(cap->err, "%s: cannot set capture options", ifname);
-		rc = RSL_ESYS;
-		goto out;
-	}
-	rc = pcap_activate(h->pcap);
-	if (rc < 0) {
-		const char *status = pcap_statustostr(rc);
-		const char *detail = pcap_geterr(h->pcap);
+	/* Which header the interface's frames carry: Ethernet's (lo's is
+	 * one too, of zeros) on a raw socket, any other kind cooked. */
+	type = SOCK_RAW;
+	if (!any) {
+		int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
 
-		/* pcap often repeats the status as the detail */
-		if (strcmp(detail, status) == 0)
-			detail = "";
-		rsl_set_error(cap->err, "%s: %s%s%s", ifname, status, *detail ? ": " : "",
-		              detail);
-		rc = rc == PCAP_ERROR_NO_SUCH_DEVICE ? RSL_EINVAL : RSL_ESYS;
+		if (fd < 0) {
+			rsl_set_error(cap->err, "%s: cannot open a packet socket: %s", ifname,
+			              strerror(errno));
+			rc = RSL_ESYS;
+			goto out;
+		}
+		memset(&ifr, 0, sizeof ifr);
+		memcpy(ifr.ifr_name, ifname, strlen(ifname));
+		if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) {
+			e = errno;
+			close(fd);
+			if (e == ENODEV) {
+				rsl_set_error(cap->err, "%s: %s", ifname,
+				              pcap_statustostr(PCAP_ERROR_NO_SUCH_DEVICE));
+				rc = RSL_EINVAL;
+			} else {
+				rsl_set_error(cap->err, "%s: %s", ifname, strerror(e));
+				rc = RSL_ESYS;
+			}
+			goto out;
+		}
+		if (ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER ||
+		    ifr.ifr_hwaddr.sa_family == ARPHRD_LOOPBACK)
+			h->fd = fd;
+		else
+			close(fd);
+		sll.sll_ifindex = (int)if_nametoindex(ifname);
+		if (sll.sll_ifindex == 0) {
+			rsl_set_error(cap->err, "%s: %s", ifname,
+			              pcap_statustostr(PCAP_ERROR_NO_SUCH_DEVICE));
+			rc = RSL_EINVAL;
+			goto out;
+		}
+	}
+	if (h->fd < 0) {
+		type = SOCK_DGRAM;
+		h->fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (h->fd < 0) {
+			rsl_set_error(cap->err, "%s: cannot open a packet socket: %s", ifname,
+			              strerror(errno));
+			rc = RSL_ESYS;
+			goto out;
+		}
+	}
+	h->linktype = type == SOCK_RAW ? DLT_EN10MB : DLT_LINUX_SLL2;
+	rc = set_filter(cap, h, filter);
+	if (rc != RSL_OK)
+		goto out;
+	/* On lo the kernel offers each packet twice, as sent and as
+	 * received: one is the wire. ("any" leaves lo's sent copies out as
+	 * it reads.) */
+	if (sll.sll_ifindex == LO_IFINDEX &&
+	    setsockopt(h->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &on, sizeof on) < 0)
+		h->skip_lo_outgoing = true;
+	h->skip_lo_outgoing = h->skip_lo_outgoing || any;
+	set_rcvbuf(h, cap->buffer ? cap->buffer : BUFFER_SIZE);
+	/* Nanosecond stamps: the copies of one packet on both ends of a veth
+	 * pair are often less than a microsecond apart. The auxiliary data
+	 * carry the length before the snap length cut. (A VLAN tag that the
+	 * interface took out of a frame is not put back, as libpcap does:
+	 * the decoder reads untagged frames only.) */
+	if (setsockopt(h->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) < 0 ||
+	    setsockopt(h->fd, SOL_PACKET, PACKET_AUXDATA, &on, sizeof on) < 0 ||
+	    bind(h->fd, (struct sockaddr *)&sll, sizeof sll) < 0) {
+		e = errno;
+		rsl_set_error(cap->err, "%s: %s", ifname,
+		              e == ENODEV ? pcap_statustostr(PCAP_ERROR_NO_SUCH_DEVICE) : strerror(e));
+		rc = e == ENODEV ? RSL_EINVAL : RSL_ESYS;
 		goto out;
 	}
-	/* rc > 0 is a warning (e.g. promiscuous mode not supported): the
-	 * handle works, carry on. */
-	h->linktype = pcap_datalink(h->pcap);
-	h->nano = pcap_get_tstamp_precision(h->pcap) == PCAP_TSTAMP_PRECISION_NANO;
-
-	if (pcap_compile(h->pcap, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-		rsl_set_error(cap->err, "bad capture filter \"%s\": %s", filter,
-		              pcap_geterr(h->pcap));
-		rc = RSL_EINVAL;
-		goto out;
-	}
-	/* On Linux, installing the filter also throws away what the socket
-	 * queued unfiltered since activation, so from here on the capture
-	 * holds exactly the filtered traffic. */
-	rc = pcap_setfilter(h->pcap, &prog);
-	pcap_freecode(&prog);
-	if (rc != 0) {
-		rsl_set_error(cap->err, "%s: cannot set filter \"%s\": %s", ifname, filter,
-		              pcap_geterr(h->pcap));
+	/* An interface that is down reports it as an error of the socket. */
+	if (getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &e, &elen) == 0 && e != 0) {
+		rsl_set_error(cap->err, "%s: %s", ifname,
+		              e == ENETDOWN ? pcap_statustostr(PCAP_ERROR_IFACE_NOT_UP) : strerror(e));
 		rc = RSL_ESYS;
-		goto out;
-	}
-	if (pcap_setnonblock(h->pcap, 1, errbuf) != 0) {
-		rsl_set_error(cap->err, "%s: %s", ifname, errbuf);
-		rc = RSL_ESYS;
-		goto out;
-	}
-	fd = pcap_get_selectable_fd(h->pcap);
-	if (fd < 0) {
-		rsl_set_error(cap->err, "%s: no selectable descriptor", ifname);
-		rc = RSL_EUNAVAIL;
 		goto out;
 	}
 	if (add_handle(cap, h) != RSL_OK)
 		goto nomem;
-	ev_io_init(&h->io, on_readable, fd, EV_READ);
+	ev_io_init(&h->io, on_readable, h->fd, EV_READ);
 	if (cap->loop)
 		ev_io_start(cap->loop->ev, &h->io);
 	return RSL_OK;
@@ -458,12 +622,15 @@ size_t rsl_capture_skipped(const struct rsl_capture *cap)
 	return cap->skipped;
 }
 
-/* What the kernel dropped from h's ring so far (the ring was full). */
+/* What the kernel dropped from h's queue so far (it was full). Reading
+ * the kernel's count resets it: the sum is kept here. */
 static uint64_t handle_drops(struct cap_handle *h)
 {
-	struct pcap_stat st;
-	if (h->pcap != NULL && pcap_stats(h->pcap, &st) == 0)
-		return (uint64_t)st.ps_drop;
+	struct tpacket_stats st;
+	socklen_t len = sizeof st;
+
+	if (h->fd >= 0 && getsockopt(h->fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
+		h->dropped += st.tp_drops;
 	return h->dropped;
 }
 
@@ -555,8 +722,8 @@ out:
 	return rc;
 }
 
-/* Stop every watcher now; close the pcap handles unless pcap_dispatch is
- * running on one of them, in which case settle() comes back here. */
+/* Stop every watcher and close every socket, its drops counted first.
+ * Safe inside a drain: callbacks run only once every handle was read. */
 static void close_handles(struct rsl_capture *cap)
 {
 	size_t i;
@@ -566,13 +733,10 @@ static void close_handles(struct rsl_capture *cap)
 
 		if (cap->loop)
 			ev_io_stop(cap->loop->ev, &h->io);
-		if (cap->busy) {
-			if (h->pcap)
-				pcap_breakloop(h->pcap);
-		} else if (h->pcap) {
-			h->dropped = handle_drops(h);
-			pcap_close(h->pcap);
-			h->pcap = NULL;
+		if (h->fd >= 0) {
+			handle_drops(h);
+			close(h->fd);
+			h->fd = -1;
 		}
 	}
 }
@@ -600,6 +764,7 @@ static void destroy(struct rsl_capture *cap)
 		next = c->next;
 		free(c);
 	}
+	free(cap->frame);
 	free(cap);
 }
 
@@ -608,7 +773,7 @@ void rsl_capture_free(struct rsl_capture *cap)
 	if (cap == NULL)
 		return;
 	rsl_capture_close(cap);
-	/* Freed from its own on_packet: finish once pcap has returned. */
+	/* Freed from its own on_packet: finish once the drain has returned. */
 	if (cap->busy) {
 		cap->free_pending = true;
 		return;

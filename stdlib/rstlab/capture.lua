@@ -1,7 +1,8 @@
 --- rstlab.capture: what crossed the wire (beside bindings/lcapture.c).
 ---
---- A Capture holds a C capture (`c`: libpcap in immediate mode, live before
---- the call that makes it returns, decoded as packets arrive) on one or
+--- A Capture holds a C capture (`c`: a packet socket per interface with a
+--- filter libpcap compiled, live before the call that makes it returns,
+--- decoded as packets arrive) on one or
 --- more interfaces of the scenario's hosts, merged into one timeline.
 --- cap:expect matches an expectation text (rstlab.expect) against the
 --- packets as they arrive; each captured RST is paired with the kernel's
@@ -33,7 +34,7 @@ M.Capture = Capture
 
 --- new(host, ifaces, filter [, buffer]) -> Capture | nil, msg, code: a
 --- live capture of host's interfaces (a list of names), held by its
---- scenario. buffer: the kernel ring's bytes per interface.
+--- scenario. buffer: the kernel's queue limit per interface, in bytes.
 function M.new(host, ifaces, filter, buffer)
   local sc = host.scenario
   sc.reasons:open()
@@ -91,8 +92,7 @@ end
 
 --- cap:stats() -> { stored, skipped, malformed, dropped }: packets kept,
 --- frames that were not TCP or not decodable, and packets the kernel
---- dropped because the capture's ring was full (see h:capture's buffer; on
---- lo, where the kernel offers each packet twice, one may count twice).
+--- dropped because the capture's queue was full (see h:capture's buffer).
 function Capture:stats() return self.c:stats() end
 
 --- cap:close(): stop capturing (packets stay readable).
@@ -335,14 +335,14 @@ function Capture:expect(binds, text, opts)
     error(matched, 0)
   end
   self.last_expect = { binds = eps, spec = spec, report = report } -- for the result record
-  -- Packets the kernel could not put in the capture's ring crossed the
+  -- Packets the kernel could not put in the capture's queue crossed the
   -- wire all the same: the sequence seen is not the wire's, so neither a
   -- match nor a mismatch means anything.
   local lost = c:stats().dropped
   if lost > 0 then
     sc.failed_capture = self
     failure.raise(string.format("expectation cannot be checked: the kernel dropped %d packet%s "
-      .. "from the capture's full ring (h:capture{buffer = bytes} makes it larger)", lost,
+      .. "from the capture's full queue (h:capture{buffer = bytes} makes it larger)", lost,
       lost == 1 and "" or "s"), { where = at })
   end
   for _, u in ipairs(report.unchecked or {}) do

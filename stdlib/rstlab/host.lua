@@ -225,9 +225,10 @@ local CAPTURE_KEYS = { iface = true, filter = true, buffer = true }
 --- h:capture([{iface =, filter = "tcp", buffer = bytes}]) -> Capture |
 --- nil, msg, code: live when this returns. Without iface, it captures
 --- every interface of the host: lo and the ends of its links, also those
---- linked later, in one timeline. buffer: the kernel's ring for each
---- interface (default 4 MiB: 64 packets on lo, whose packets can be 64
---- KiB each, about 2500 on a link); what does not fit between two reads
+--- linked later, in one timeline. buffer: how much the kernel may queue
+--- for each interface between two reads, in bytes of its memory (default
+--- 16 MiB: some 240 of lo's 64 KiB segments, tens of thousands of small
+--- packets; without root, net.core.rmem_max bounds it); what does not fit
 --- is dropped by the kernel and counted (cap:stats().dropped), and an
 --- expectation on a capture that dropped packets fails.
 function Host:capture(opts)

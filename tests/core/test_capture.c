@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -396,23 +398,19 @@ static void assert_same_packet(const struct rsl_packet *a, const struct rsl_pack
 	assert_int_equal(a->truncated, b->truncated);
 }
 
-static void test_capture_write_reads_back(void **state)
+/* Write the capture to a file, read it back with libpcap: the link type
+ * expected, and every packet as stored. The lengths (caplen, len on the
+ * wire) of the longest frame go back to the caller. */
+static void write_and_read_back(struct fixture *fx, int linktype, bpf_u_int32 *caplen,
+                                bpf_u_int32 *len)
 {
-	struct fixture *fx = *state;
 	char path[] = "/tmp/rstlab-test-capture-XXXXXX";
 	char errbuf[PCAP_ERRBUF_SIZE];
 	struct pcap_pkthdr *h;
 	const u_char *bytes;
-	uint16_t cport, sport;
-	size_t k = 0, n;
+	size_t k = 0, n = rsl_capture_count(fx->cap);
 	pcap_t *p;
 	int fd, rc;
-
-	open_capture(fx, NULL, NULL);
-	handshake_and_write(fx, AF_INET, &cport, &sport);
-	/* close first: the stored packets stay, and nothing more arrives */
-	rsl_capture_close(fx->cap);
-	n = rsl_capture_count(fx->cap);
 
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
@@ -426,7 +424,8 @@ static void test_capture_write_reads_back(void **state)
 	unlink(path);
 	if (p == NULL)
 		fail_msg("pcap_open_offline: %s", errbuf);
-	assert_int_equal(pcap_datalink(p), DLT_EN10MB);
+	assert_int_equal(pcap_datalink(p), linktype);
+	*caplen = *len = 0;
 	while ((rc = pcap_next_ex(p, &h, &bytes)) == 1) {
 		struct rsl_packet got;
 
@@ -435,11 +434,112 @@ static void test_capture_write_reads_back(void **state)
 		assert_int_equal(rsl_decode(pcap_datalink(p), bytes, h->caplen, &got, NULL),
 		                 RSL_OK);
 		assert_same_packet(&got, rsl_capture_packet(fx->cap, k));
+		if (h->len > *len) {
+			*len = h->len;
+			*caplen = h->caplen;
+		}
 		k++;
 	}
 	pcap_close(p);
 	assert_int_equal(rc, PCAP_ERROR_BREAK); /* end of file, not an error */
 	assert_int_equal(k, n);
+}
+
+static void test_capture_write_reads_back(void **state)
+{
+	struct fixture *fx = *state;
+	bpf_u_int32 caplen, len;
+	uint16_t cport, sport;
+
+	open_capture(fx, NULL, NULL);
+	handshake_and_write(fx, AF_INET, &cport, &sport);
+	/* close first: the stored packets stay, and nothing more arrives */
+	rsl_capture_close(fx->cap);
+	write_and_read_back(fx, DLT_EN10MB, &caplen, &len);
+	/* the longest: the 5-byte write (Ethernet, IPv4, TCP with timestamps:
+	 * 71 bytes) or the SYNs (40 bytes of options: 74) */
+	assert_int_equal(len, 14 + 20 + 40);
+	assert_int_equal(caplen, len);
+}
+
+/* The longest payload among the packets stored. */
+static uint32_t longest_payload(struct fixture *fx)
+{
+	uint32_t most = 0;
+
+	for (size_t i = 0; i < rsl_capture_count(fx->cap); i++)
+		if (rsl_capture_packet(fx->cap, i)->len > most)
+			most = rsl_capture_packet(fx->cap, i)->len;
+	return most;
+}
+
+/* A frame longer than the snap length (65535) is cut there and keeps its
+ * length on the wire: lo carries a full segment (65483 bytes, once the
+ * window lets the sender make one) in 14 + 20 + 32 + 65483 bytes. */
+static void test_capture_long_frame_keeps_its_length(void **state)
+{
+	struct fixture *fx = *state;
+	static char buf[65536];
+	const uint32_t full = 65483;
+	bpf_u_int32 caplen, len;
+	size_t sent = 0;
+
+	open_capture(fx, NULL, NULL);
+	connect_loopback(fx, AF_INET, listen_loopback(fx, AF_INET));
+	assert_int_equal(wait_for(fx, 3), 3);
+	fx->fds[2] = accept4(fx->fds[0], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	assert_true(fx->fds[2] >= 0);
+	memset(buf, 'x', sizeof buf);
+	/* Data through, read as it comes, until a full segment went by (the
+	 * window grows as the receiver reads); 16 MiB at most. */
+	while (longest_payload(fx) < full && sent < 16 * 1024 * 1024) {
+		ssize_t n = send(fx->fds[1], buf, sizeof buf, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n > 0)
+			sent += (size_t)n;
+		while (recv(fx->fds[2], buf, sizeof buf, MSG_DONTWAIT) > 0)
+			;
+		rsl_loop_step(fx->loop, false);
+	}
+	assert_int_equal(longest_payload(fx), full);
+	rsl_capture_close(fx->cap);
+	assert_int_equal(rsl_capture_dropped(fx->cap), 0);
+	for (size_t i = 0; i < rsl_capture_count(fx->cap); i++) {
+		const struct rsl_packet *p = rsl_capture_packet(fx->cap, i);
+
+		assert_int_equal(p->truncated, p->len == full);
+	}
+	write_and_read_back(fx, DLT_EN10MB, &caplen, &len);
+	assert_int_equal(caplen, 65535);
+	assert_int_equal(len, 14 + 20 + 32 + full);
+}
+
+/* "any": every interface, in cooked frames (LINUX_SLL2), and on lo each
+ * packet once, as on lo itself (the kernel offers lo's packets as sent
+ * and as received). */
+static void test_capture_any_cooked(void **state)
+{
+	struct fixture *fx = *state;
+	bpf_u_int32 caplen, len;
+	uint16_t cport, sport;
+	int rc;
+
+	fx->cap = rsl_capture_new(fx->loop, on_packet, fx);
+	assert_non_null(fx->cap);
+	rc = rsl_capture_add(fx->cap, "any", NULL, NULL);
+	if (rc != RSL_OK)
+		fail_msg("rsl_capture_add: %d %s", rc, rsl_capture_error(fx->cap));
+	handshake_and_write(fx, AF_INET, &cport, &sport);
+	check_handshake(fx, AF_INET, cport, sport, 65495);
+	assert_string_equal(rsl_capture_packet_iface(fx->cap, 0), "any");
+	assert_int_equal(rsl_capture_drain(fx->cap), RSL_OK);
+	/* each packet once: the 4 waited for, and maybe the ACK of the data */
+	assert_true(rsl_capture_count(fx->cap) == 4 || rsl_capture_count(fx->cap) == 5);
+	if (rsl_capture_count(fx->cap) == 5)
+		assert_int_equal(rsl_capture_packet(fx->cap, 4)->sport, sport);
+	rsl_capture_close(fx->cap);
+	write_and_read_back(fx, DLT_LINUX_SLL2, &caplen, &len);
+	assert_int_equal(len, 20 + 20 + 40); /* the SYNs, in a cooked frame */
 }
 
 static void test_capture_write_bad_path(void **state)
@@ -564,6 +664,47 @@ static void test_capture_free_from_callback(void **state)
 	rsl_loop_step(fx->loop, false);
 }
 
+static void set_lo_up(bool up)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	memset(&ifr, 0, sizeof ifr);
+	strcpy(ifr.ifr_name, "lo");
+	assert_int_equal(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
+	if (up)
+		ifr.ifr_flags |= IFF_UP;
+	else
+		ifr.ifr_flags &= ~IFF_UP;
+	assert_int_equal(ioctl(fd, SIOCSIFFLAGS, &ifr), 0);
+	close(fd);
+}
+
+/* An interface that is down cannot be captured; one that goes down
+ * stops its capture, which says so. (Last: it takes lo down and up.) */
+static void test_capture_interface_down(void **state)
+{
+	struct fixture *fx = *state;
+	int rc;
+
+	fx->cap = rsl_capture_new(fx->loop, NULL, NULL);
+	assert_non_null(fx->cap);
+	set_lo_up(false);
+	rc = rsl_capture_add(fx->cap, "lo", NULL, NULL);
+	set_lo_up(true);
+	assert_int_equal(rc, RSL_ESYS);
+	assert_string_equal(rsl_capture_error(fx->cap), "lo: That device is not up");
+
+	assert_int_equal(rsl_capture_add(fx->cap, "lo", NULL, NULL), RSL_OK);
+	set_lo_up(false);
+	rc = rsl_capture_drain(fx->cap);
+	set_lo_up(true);
+	assert_int_equal(rc, RSL_ESYS);
+	assert_string_equal(rsl_capture_error(fx->cap),
+	                    "capture on lo failed: the interface went down");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -580,6 +721,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_capture_close_idempotent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_close_from_callback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_free_from_callback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_long_frame_keeps_its_length, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_capture_any_cooked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_interface_down, setup, teardown),
 	};
 	char err[256];
 

@@ -250,20 +250,24 @@ scenario("MUST FAIL: a socket without an address yet cannot stand for an endpoin
   cap:expect({ C = s, S = "127.0.0.1:1" }, "C > S [S]") -- never bound nor connected
 end)
 
--- The capture's ring, in the kernel: on lo each packet is put there twice
--- (as sent and as received; libpcap keeps one), in frames that each hold
--- a 64 KiB packet. 256 KiB are 2 frames: the handshake alone overflows it
--- before anything reads the capture.
+-- The capture's queue, in the kernel: 256 KiB hold three of lo's 64 KiB
+-- segments. One send() of 4 MiB, with buffers that let it all go out at
+-- once, puts some sixty of them on the wire before anything reads the
+-- capture.
 scenario("MUST FAIL: a capture that dropped packets cannot check an expectation", function(t)
   local h = t.host
   local cap = assert(h:capture { buffer = 256 * 1024 })
   local srv = assert(h:listen("127.0.0.1:0"))
   local cli = assert(h:connect(srv.addr))
+  local conn = assert(srv:accept())
+  assert(conn:set { rcvbuf = 4 * 1024 * 1024 })
+  assert(cli:set { sndbuf = 4 * 1024 * 1024 })
+  assert(cli:write(string.rep("x", 4 * 1024 * 1024), { wait = false }))
   t:ok(cap:stats().dropped > 0, "the kernel counted drops")
   cap:expect({ C = cli, S = srv.addr }, "C > S [S]") -- lost packets: no verdict
 end)
 
-scenario("a ring large enough loses nothing of a burst", function(t)
+scenario("a queue large enough loses nothing of a burst", function(t)
   local h = t.host
   local cap = assert(h:capture { buffer = 32 * 1024 * 1024 })
   local srv = assert(h:listen("127.0.0.1:0"))

@@ -321,7 +321,12 @@ RSL_API struct rsl_capture *rsl_capture_new(struct rsl_loop *loop,
                                             rsl_capture_cb on_packet, void *ud);
 /* Open ifname in the calling thread's current network namespace, with a BPF
  * filter (NULL: "tcp"). The capture is live when this returns. The label
- * names the interface in reports (e.g. "A:veth0"); NULL uses ifname. */
+ * names the interface in reports (e.g. "A:veth0"); NULL uses ifname.
+ * Ethernet interfaces and lo give Ethernet frames (DLT_EN10MB; on lo each
+ * packet once, as received); "any" and other kinds give cooked frames
+ * (DLT_LINUX_SLL2), their filter applied from the IP header on. Errors:
+ * RSL_EINVAL for no such interface or a bad filter, RSL_ESYS for one that
+ * is down or a socket the kernel refused. */
 RSL_API int rsl_capture_add(struct rsl_capture *cap, const char *ifname,
                             const char *filter, const char *label);
 /* Read every packet waiting in the kernel now (also done by the loop).
@@ -339,17 +344,18 @@ RSL_API const char *rsl_capture_packet_iface(const struct rsl_capture *cap, size
 /* Frames that were not TCP, or not decodable, are counted, not stored. */
 RSL_API size_t rsl_capture_skipped(const struct rsl_capture *cap);
 RSL_API size_t rsl_capture_malformed(const struct rsl_capture *cap);
-/* Packets the kernel dropped because a ring was full (more packets
- * arrived between two drains than it has frames), on every interface so
- * far: they crossed the wire but are not in the capture. On lo the kernel
- * offers each packet twice (sent and received), and a packet lost may
- * count twice. */
+/* Packets the kernel dropped because an interface's queue was full (more
+ * arrived between two drains than rsl_capture_set_buffer lets it hold),
+ * on every interface so far: they crossed the wire but are not in the
+ * capture. */
 RSL_API uint64_t rsl_capture_dropped(struct rsl_capture *cap);
-/* The size of the kernel's ring (bytes, 256 KiB to 1 GiB; default 4 MiB)
- * for the interfaces added from now on. libpcap cuts it in frames that
- * each hold the largest packet the interface carries: on lo (64 KiB MTU)
- * 4 MiB are 64 frames, 32 packets since each comes twice; on a veth
- * (1500) about 2500. RSL_OK, or RSL_EINVAL out of range. */
+/* How much the kernel may queue for each interface added from now on,
+ * between two drains (bytes of its memory, 256 KiB to 1 GiB; default 16
+ * MiB). A limit, not an allocation: each packet costs what the kernel
+ * allocated for it, a little more than its size for a full segment on lo
+ * (64 KiB), under 1 KiB for a bare SYN or ACK. With
+ * CAP_NET_ADMIN the limit is as asked, otherwise net.core.rmem_max bounds
+ * it. RSL_OK, or RSL_EINVAL out of range. */
 RSL_API int rsl_capture_set_buffer(struct rsl_capture *cap, size_t bytes);
 /* Write every stored packet, raw, as a pcap file. */
 RSL_API int rsl_capture_write(struct rsl_capture *cap, const char *path);
