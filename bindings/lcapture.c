@@ -35,6 +35,15 @@ static int lcap_hold_timestamps(lua_State *L)
 	return rsl_push_status(L, rsl_capture_hold_timestamps(), "cannot switch on timestamps");
 }
 
+/* capture_precompile([filter]) -> true | nil, msg: see
+ * rsl_capture_precompile (a file's server calls it). */
+static int lcap_precompile(lua_State *L)
+{
+	char err[RSL_ERRLEN];
+	int rc = rsl_capture_precompile(luaL_optstring(L, 1, NULL), err, sizeof err);
+	return rsl_push_status(L, rc, err);
+}
+
 /* capture(host, ifname, filter, label [, buffer]) -> Capture | nil, msg,
  * code. buffer: the kernel's queue limit for each interface, in bytes
  * (default 16 MiB). A bad filter or buffer raises: a script error, not a network
@@ -230,7 +239,8 @@ void rsl_open_capture(lua_State *L)
 		{ "__gc", lcap_gc }, { "__close", lcap_close }, { NULL, NULL },
 	};
 	static const luaL_Reg funcs[] = { { "capture", lcap_new },
-		{ "capture_hold_timestamps", lcap_hold_timestamps }, { NULL, NULL } };
+		{ "capture_hold_timestamps", lcap_hold_timestamps },
+		{ "capture_precompile", lcap_precompile }, { NULL, NULL } };
 	rsl_new_class(L, RSL_MT_CAPTURE, methods, meta);
 	luaL_setfuncs(L, funcs, 0);
 }

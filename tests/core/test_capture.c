@@ -347,6 +347,33 @@ static void test_capture_filter_and_skipped(void **state)
 	assert_int_equal(rsl_capture_count(fx->cap), 0);
 }
 
+/* A filter compiled ahead (as a file's server does before it forks its
+ * scenarios) is the one a capture with the same text then uses; one that
+ * does not compile says why, each time it is asked for. */
+static void test_capture_precompile(void **state)
+{
+	struct fixture *fx = *state;
+	char err[RSL_ERRLEN] = "";
+	uint16_t sport;
+
+	assert_int_equal(rsl_capture_precompile("tcpp", err, sizeof err), RSL_EINVAL);
+	assert_non_null(strstr(err, "bad capture filter \"tcpp\""));
+	assert_int_equal(rsl_capture_precompile("tcpp", err, sizeof err), RSL_EINVAL);
+	assert_int_equal(rsl_capture_precompile(NULL, err, sizeof err), RSL_OK);
+	assert_int_equal(rsl_capture_precompile("tcp port 1", err, sizeof err), RSL_OK);
+
+	/* "tcp port 1", compiled above: a handshake on another port stays out */
+	open_capture(fx, "tcp port 1", NULL);
+	assert_int_equal(rsl_capture_add(fx->cap, "lo", "tcp port 1", "second"), RSL_OK);
+	sport = listen_loopback(fx, AF_INET);
+	assert_int_not_equal(sport, 1);
+	connect_loopback(fx, AF_INET, sport);
+	assert_int_equal(rsl_capture_drain(fx->cap), RSL_OK);
+	assert_int_equal(rsl_capture_count(fx->cap), 0);
+	assert_int_equal(rsl_capture_add(fx->cap, "lo", "tcpp", NULL), RSL_EINVAL);
+	assert_non_null(strstr(rsl_capture_error(fx->cap), "bad capture filter \"tcpp\""));
+}
+
 /* A TCP header with a data offset of 4, sent through a raw socket. */
 static void test_capture_malformed_counted(void **state)
 {
@@ -714,6 +741,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_capture_bad_filter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_no_such_interface, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_filter_and_skipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_precompile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_malformed_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_write_reads_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_write_bad_path, setup, teardown),

@@ -369,6 +369,13 @@ RSL_API void rsl_capture_close(struct rsl_capture *cap);
  * (1 to 4 ms a capture measured here); with one held here, a capture's
  * open and close only count. RSL_OK, or RSL_ESYS. */
 RSL_API int rsl_capture_hold_timestamps(void);
+/* For the same processes: compile filter (NULL: "tcp") now, for the
+ * Ethernet frames of lo and veth interfaces, and keep it; a capture this
+ * process or a child forked later adds with the same filter takes it as
+ * compiled (every filter a process compiles is kept so). Compiling costs
+ * about 0.9 ms in each forked child otherwise. RSL_OK, or RSL_EINVAL with
+ * the reason in err. */
+RSL_API int rsl_capture_precompile(const char *filter, char *err, size_t errlen);
 RSL_API void rsl_capture_free(struct rsl_capture *cap);
 /* The last failure's message; owned by cap, valid until its next call. */
 RSL_API const char *rsl_capture_error(const struct rsl_capture *cap);
