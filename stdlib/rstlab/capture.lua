@@ -325,6 +325,7 @@ function Capture:expect(binds, text, opts)
     return packet(self, i)
   end
   function source.reason(_, pkt) return sc.reasons:of(c, pkt) end
+  function source.why_none(_, pkt) return sc.reasons:why_none(pkt) end
   function source.settled() return settled(sc, self, eps) end
   function source.mark(_, name) return mark_time(sc, name) end
   local matched, report

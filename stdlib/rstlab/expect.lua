@@ -315,7 +315,9 @@ CLAUSES.reason = {
     -- "none": no kernel announced this RST (a firewall or middlebox made it).
     if tostring(said):upper() ~= c.name:upper() then
       if said == "none" then
-        return string.format("expected reason %s, but no kernel sent a tcp_send_reset event for this RST", c.name)
+        local detail = type(ctx.source.why_none) == "function" and ctx.source:why_none(p)
+        return string.format("expected reason %s, but no kernel sent a tcp_send_reset event for this RST%s",
+          c.name, detail and " (" .. detail .. ")" or "")
       end
       return string.format("expected reason %s, kernel said %s", c.name, said)
     end

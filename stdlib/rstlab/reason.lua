@@ -223,6 +223,36 @@ function Reasons:of(c, pkt)
   return e.reason
 end
 
+--- r:why_none(pkt) -> text: for a RST that r:of called "none", what this
+--- scenario's events hold, for the failure message: how many were read
+--- and lost, and the nearest in time with the RST's addresses and of any.
+function Reasons:why_none(pkt)
+  self:sync()
+  local same, any
+  for _, e in ipairs(self.events) do
+    local d = e.ts - pkt.ts
+    if same_addresses(e, pkt) and (not same or math.abs(d) < math.abs(same.d)) then
+      same = { e = e, d = d }
+    end
+    if not any or math.abs(d) < math.abs(any.d) then any = { e = e, d = d } end
+  end
+  local function show(n)
+    return string.format("%s > %s %+.3f s (%s%s)", n.e.src, n.e.dst, n.d, n.e.reason,
+      n.e.suppressed and ", set aside: " .. n.e.suppressed or "")
+  end
+  local parts = { string.format("%d event%s read in this scenario, %d lost", #self.events,
+    #self.events == 1 and "" or "s", core.trace_lost()) }
+  if same then
+    parts[#parts + 1] = "the nearest with its addresses: " .. show(same)
+  elseif #self.events > 0 then
+    parts[#parts + 1] = "none with its addresses"
+  end
+  if any and any ~= same and (not same or any.e ~= same.e) then
+    parts[#parts + 1] = "the nearest of all: " .. show(any)
+  end
+  return table.concat(parts, "; ")
+end
+
 --- r:close(): stop reading (closing the BPF program's descriptors).
 function Reasons:close()
   if self.state then core.trace_close() end
