@@ -292,6 +292,8 @@ static int read_frame(struct rsl_capture *cap, struct cap_handle *h)
 	 * frame before the queue (auxdata has the length before that cut). */
 	caplen = (size_t)n < SNAPLEN ? (size_t)n : SNAPLEN;
 	len = aux != NULL ? aux->tp_len : (size_t)n;
+	/* SO_TIMESTAMPNS stamps every packet; were one to come without,
+	 * the time it was read is the nearest there is. */
 	if (ts.tv_sec == 0 && ts.tv_nsec == 0)
 		clock_gettime(CLOCK_REALTIME, &ts);
 	if (h->linktype == DLT_LINUX_SLL2) {
