@@ -31,8 +31,12 @@
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/net_tstamp.h>
+#include <linux/errqueue.h>
 #include <net/if.h>
 #include <net/if_arp.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,7 +256,7 @@ static int read_frame(struct rsl_capture *cap, struct cap_handle *h)
 	uint8_t *frame = cap->frame + head;
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(struct timespec)) +
+		char buf[CMSG_SPACE(sizeof(struct scm_timestamping)) +
 		         CMSG_SPACE(sizeof(struct tpacket_auxdata))];
 	} ctl;
 	struct sockaddr_ll from;
@@ -278,8 +282,8 @@ static int read_frame(struct rsl_capture *cap, struct cap_handle *h)
 		return -1;
 	}
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS)
-			memcpy(&ts, CMSG_DATA(c), sizeof ts);
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPING)
+			memcpy(&ts, CMSG_DATA(c), sizeof ts); /* ts[0]: software */
 		else if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA)
 			aux = (const struct tpacket_auxdata *)(const void *)CMSG_DATA(c);
 	}
@@ -292,10 +296,14 @@ static int read_frame(struct rsl_capture *cap, struct cap_handle *h)
 	 * frame before the queue (auxdata has the length before that cut). */
 	caplen = (size_t)n < SNAPLEN ? (size_t)n : SNAPLEN;
 	len = aux != NULL ? aux->tp_len : (size_t)n;
-	/* SO_TIMESTAMPNS stamps every packet; were one to come without,
-	 * the time it was read is the nearest there is. */
-	if (ts.tv_sec == 0 && ts.tv_nsec == 0)
-		clock_gettime(CLOCK_REALTIME, &ts);
+	/* Stamps are on before a capture opens (stamps_on); a packet that
+	 * came without one anyway has no time to give, and no other time
+	 * (the time it was read, say) stands in for it. */
+	if (ts.tv_sec == 0 && ts.tv_nsec == 0) {
+		rsl_set_error(cap->err, "capture on %s: the kernel gave a packet no timestamp",
+		              h->label);
+		return -1;
+	}
 	if (h->linktype == DLT_LINUX_SLL2) {
 		frame -= SLL2_LEN;
 		put_sll2(frame, &from);
@@ -517,6 +525,85 @@ static void set_rcvbuf(struct cap_handle *h, size_t bytes)
 		(void)setsockopt(h->fd, SOL_SOCKET, SO_RCVBUF, &half, sizeof half);
 }
 
+/* Software stamps, taken as packets arrive, read in nanoseconds. */
+#define TSFLAGS (SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE)
+
+/* The socket that keeps the kernel's packet timestamps on for this
+ * process (rsl_capture_hold_timestamps), and whether this process (or
+ * the one it was forked from) has seen them on. */
+static int held = -1;
+static bool stamps_live;
+
+/* Returns once the kernel stamps packets as they arrive. The first socket
+ * on the machine that asks for stamps switches them on from a work queue,
+ * some time after its setsockopt returned: a packet that arrives before
+ * that has no stamp, and a reader asking for SO_TIMESTAMPNS is given the
+ * time it read it instead (seen: a SYN read 5 ms after the RST that
+ * answered it sorted after it). So stamps are held on for the process,
+ * and a datagram to itself over lo (in this namespace, before any packet
+ * socket of this capture exists) comes back until it is stamped, for at
+ * most 2 s. Without a usable lo here the check cannot be made; a packet
+ * that comes without a stamp then fails the capture (read_frame). */
+static int stamps_on(char *err, size_t errlen)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof a;
+	int flags = TSFLAGS, fd, rc = RSL_OK;
+	double deadline;
+
+	if (stamps_live)
+		return RSL_OK;
+	if (rsl_capture_hold_timestamps() != RSL_OK) {
+		rsl_format_error(err, errlen, "cannot switch packet timestamps on: %s",
+		                 strerror(errno));
+		return RSL_ESYS;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags) < 0 ||
+	    bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &alen) < 0 ||
+	    connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return RSL_OK; /* no lo to check on: read_frame watches */
+	}
+	deadline = rsl_now() + 2.0;
+	for (;;) {
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(struct scm_timestamping))];
+		} ctl;
+		char byte = 0;
+		struct iovec iov = { &byte, 1 };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+		                      .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf };
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct scm_timestamping st = { 0 };
+
+		if (send(fd, &byte, 1, 0) != 1 || poll(&pfd, 1, 100) != 1 ||
+		    recvmsg(fd, &msg, MSG_DONTWAIT) != 1)
+			break; /* lo does not carry it: read_frame watches */
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPING)
+				memcpy(&st, CMSG_DATA(c), sizeof st);
+		if (st.ts[0].tv_sec != 0 || st.ts[0].tv_nsec != 0) {
+			stamps_live = true;
+			break;
+		}
+		if (rsl_now() > deadline) {
+			rsl_format_error(err, errlen, "the kernel did not switch packet timestamps "
+			                 "on within 2 s");
+			rc = RSL_ESYS;
+			break;
+		}
+		struct timespec pause = { 0, 200000 };
+		nanosleep(&pause, NULL);
+	}
+	close(fd);
+	return rc;
+}
+
 /*
  * A packet socket per interface, without libpcap's ring: that ring is
  * allocated and mapped whole when it opens (4 MiB, 1.8 ms a capture
@@ -531,7 +618,7 @@ int rsl_capture_add(struct rsl_capture *cap, const char *ifname, const char *fil
 	struct cap_handle *h = NULL;
 	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
 	struct ifreq ifr;
-	int on = 1, rc, type, e = 0;
+	int on = 1, tsflags = TSFLAGS, rc, type, e = 0;
 	socklen_t elen = sizeof e;
 	bool any;
 
@@ -552,6 +639,9 @@ int rsl_capture_add(struct rsl_capture *cap, const char *ifname, const char *fil
 	}
 	if (cap->frame == NULL && (cap->frame = malloc(SLL2_LEN + SNAPLEN)) == NULL)
 		goto nomem;
+	rc = stamps_on(cap->err, sizeof cap->err);
+	if (rc != RSL_OK)
+		return rc;
 
 	h = calloc(1, sizeof *h);
 	if (h == NULL)
@@ -624,12 +714,15 @@ int rsl_capture_add(struct rsl_capture *cap, const char *ifname, const char *fil
 		h->skip_lo_outgoing = true;
 	h->skip_lo_outgoing = h->skip_lo_outgoing || any;
 	set_rcvbuf(h, cap->buffer ? cap->buffer : BUFFER_SIZE);
-	/* Nanosecond stamps: the copies of one packet on both ends of a veth
-	 * pair are often less than a microsecond apart. The auxiliary data
+	/* Nanosecond stamps, taken as the packet arrives (the copies of one
+	 * packet on both ends of a veth pair are often less than a
+	 * microsecond apart). SO_TIMESTAMPING rather than SO_TIMESTAMPNS: for
+	 * a packet that came without a stamp, SO_TIMESTAMPNS gives the time
+	 * it was read; this gives none (see read_frame). The auxiliary data
 	 * carry the length before the snap length cut. (A VLAN tag that the
 	 * interface took out of a frame is not put back, as libpcap does:
 	 * the decoder reads untagged frames only.) */
-	if (setsockopt(h->fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) < 0 ||
+	if (setsockopt(h->fd, SOL_SOCKET, SO_TIMESTAMPING, &tsflags, sizeof tsflags) < 0 ||
 	    setsockopt(h->fd, SOL_PACKET, PACKET_AUXDATA, &on, sizeof on) < 0 ||
 	    bind(h->fd, (struct sockaddr *)&sll, sizeof sll) < 0) {
 		e = errno;
@@ -845,14 +938,13 @@ void rsl_capture_free(struct rsl_capture *cap)
 
 int rsl_capture_hold_timestamps(void)
 {
-	static int held = -1;
 	if (held >= 0)
 		return RSL_OK;
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int on = 1;
+	int flags = TSFLAGS;
 	if (fd < 0)
 		return RSL_ESYS;
-	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) < 0) {
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags) < 0) {
 		close(fd);
 		return RSL_ESYS;
 	}

@@ -27,6 +27,7 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rstlab/rstlab.h"
@@ -248,6 +249,45 @@ static void check_handshake(struct fixture *fx, int family, uint16_t cport,
 }
 
 /* ---- tests ------------------------------------------------------------ */
+
+static double realtime(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* First in the list: the first capture of this process. Its packets carry
+ * the time they crossed lo, not the time they were read: the kernel
+ * switches packet timestamps on some time after the first socket asks,
+ * and a packet that came before that would have none (with SO_TIMESTAMPNS
+ * the reader is given the time it read it). Read 30 ms after the
+ * handshake, every packet must be older than that. (Where another process
+ * on the machine holds timestamps on already, there is no such window,
+ * and this passes either way.) */
+static void test_capture_stamped_on_arrival(void **state)
+{
+	struct fixture *fx = *state;
+	struct timespec pause = { 0, 30 * 1000 * 1000 };
+	double before, sent;
+
+	before = realtime();
+	open_capture(fx, NULL, NULL);
+	connect_loopback(fx, AF_INET, listen_loopback(fx, AF_INET));
+	sent = realtime(); /* lo delivers synchronously: the handshake is done */
+	nanosleep(&pause, NULL);
+	assert_int_equal(rsl_capture_drain(fx->cap), RSL_OK);
+	assert_int_equal(rsl_capture_count(fx->cap), 3);
+	for (size_t i = 0; i < 3; i++) {
+		double ts = rsl_capture_packet(fx->cap, i)->ts;
+
+		if (ts < before || ts > sent)
+			fail_msg("packet %zu stamped %.6f s after the capture opened, the handshake "
+			         "ended %.6f s after it", i, ts - before, sent - before);
+	}
+}
+
 
 static void test_capture_handshake_ipv4(void **state)
 {
@@ -735,6 +775,7 @@ static void test_capture_interface_down(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_capture_stamped_on_arrival, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_handshake_ipv4, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_handshake_ipv6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_live_on_return, setup, teardown),

@@ -326,7 +326,10 @@ RSL_API struct rsl_capture *rsl_capture_new(struct rsl_loop *loop,
  * packet once, as received); "any" and other kinds give cooked frames
  * (DLT_LINUX_SLL2), their filter applied from the IP header on. Errors:
  * RSL_EINVAL for no such interface or a bad filter, RSL_ESYS for one that
- * is down or a socket the kernel refused. */
+ * is down or a socket the kernel refused. The first capture of a process
+ * switches the kernel's packet timestamps on for the process's life and
+ * waits until packets carry them (at most 2 s; RSL_ESYS after that): a
+ * packet without a stamp would have no time. */
 RSL_API int rsl_capture_add(struct rsl_capture *cap, const char *ifname,
                             const char *filter, const char *label);
 /* Read every packet waiting in the kernel now (also done by the loop).
