@@ -191,7 +191,7 @@ static int lcap_write(lua_State *L)
 	return 1;
 }
 
-/* cap:stats() -> { stored =, skipped =, malformed =, dropped = } */
+/* cap:stats() -> { stored =, skipped =, malformed =, dropped = [, failure =] } */
 static int lcap_stats(lua_State *L)
 {
 	struct lcap *lc = check_cap(L, 1);
@@ -204,6 +204,10 @@ static int lcap_stats(lua_State *L)
 	lua_setfield(L, -2, "skipped");
 	lua_pushinteger(L, (lua_Integer)rsl_capture_malformed(lc->cap));
 	lua_setfield(L, -2, "malformed");
+	if (rsl_capture_failure(lc->cap) != NULL) {
+		lua_pushstring(L, rsl_capture_failure(lc->cap));
+		lua_setfield(L, -2, "failure");
+	}
 	return 1;
 }
 

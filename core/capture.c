@@ -113,6 +113,7 @@ struct rsl_capture {
 	bool free_pending;           /* rsl_capture_free called while busy */
 	bool failed;                 /* the current drain lost packets or a handle */
 	char err[RSL_ERRLEN];
+	char failure[RSL_ERRLEN];    /* the first such loss, kept ("" if none) */
 };
 
 static void close_handles(struct rsl_capture *cap);
@@ -395,6 +396,8 @@ int rsl_capture_drain(struct rsl_capture *cap)
 	if (!cap->free_pending)
 		publish(cap);
 	failed = cap->failed;
+	if (failed && cap->failure[0] == '\0')
+		memcpy(cap->failure, cap->err, sizeof cap->failure);
 	settle(cap); /* may free cap */
 	return failed ? RSL_ESYS : RSL_OK;
 }
@@ -820,6 +823,11 @@ size_t rsl_capture_malformed(const struct rsl_capture *cap)
 const char *rsl_capture_error(const struct rsl_capture *cap)
 {
 	return cap->err;
+}
+
+const char *rsl_capture_failure(const struct rsl_capture *cap)
+{
+	return cap->failure[0] != '\0' ? cap->failure : NULL;
 }
 
 int rsl_capture_write(struct rsl_capture *cap, const char *path)

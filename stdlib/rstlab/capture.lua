@@ -90,9 +90,11 @@ function Capture:write(path)
   return self.c:write(path)
 end
 
---- cap:stats() -> { stored, skipped, malformed, dropped }: packets kept,
---- frames that were not TCP or not decodable, and packets the kernel
---- dropped because the capture's queue was full (see h:capture's buffer).
+--- cap:stats() -> { stored, skipped, malformed, dropped [, failure] }:
+--- packets kept, frames that were not TCP or not decodable, packets the
+--- kernel dropped because the capture's queue was full (see h:capture's
+--- buffer), and why packets may be missing otherwise (an interface that
+--- went down, out of memory).
 function Capture:stats() return self.c:stats() end
 
 --- cap:close(): stop capturing (packets stay readable).
@@ -339,12 +341,19 @@ function Capture:expect(binds, text, opts)
   -- Packets the kernel could not put in the capture's queue crossed the
   -- wire all the same: the sequence seen is not the wire's, so neither a
   -- match nor a mismatch means anything.
-  local lost = c:stats().dropped
+  local st = c:stats()
+  local lost = st.dropped
   if lost > 0 then
     sc.failed_capture = self
     failure.raise(string.format("expectation cannot be checked: the kernel dropped %d packet%s "
       .. "from the capture's full queue (h:capture{buffer = bytes} makes it larger)", lost,
       lost == 1 and "" or "s"), { where = at })
+  end
+  -- So did packets the capture could not keep (out of memory, an
+  -- interface that went down, a packet without a time).
+  if st.failure then
+    sc.failed_capture = self
+    failure.raise("expectation cannot be checked: " .. st.failure, { where = at })
   end
   for _, u in ipairs(report.unchecked or {}) do
     sc.unchecked[#sc.unchecked + 1] = at .. ": " .. u

@@ -764,11 +764,17 @@ static void test_capture_interface_down(void **state)
 	assert_string_equal(rsl_capture_error(fx->cap), "lo: That device is not up");
 
 	assert_int_equal(rsl_capture_add(fx->cap, "lo", NULL, NULL), RSL_OK);
+	/* a failed add is not a failure of the capture */
+	assert_null(rsl_capture_failure(fx->cap));
 	set_lo_up(false);
 	rc = rsl_capture_drain(fx->cap);
 	set_lo_up(true);
 	assert_int_equal(rc, RSL_ESYS);
 	assert_string_equal(rsl_capture_error(fx->cap),
+	                    "capture on lo failed: the interface went down");
+	/* kept: the next drain, which finds nothing wrong, does not clear it */
+	assert_int_equal(rsl_capture_drain(fx->cap), RSL_OK);
+	assert_string_equal(rsl_capture_failure(fx->cap),
 	                    "capture on lo failed: the interface went down");
 }
 

@@ -267,6 +267,19 @@ scenario("MUST FAIL: a capture that dropped packets cannot check an expectation"
   cap:expect({ C = cli, S = srv.addr }, "C > S [S]") -- lost packets: no verdict
 end)
 
+-- lo taken down under the capture (by ip(8), in the host's namespace):
+-- the capture stops there, and says why, rather than look like a quiet
+-- wire.
+scenario("MUST FAIL: a capture whose interface went down cannot check an expectation", function(t)
+  local h = t.host
+  local cap = assert(h:capture())
+  local srv = assert(h:listen("127.0.0.1:0"))
+  local cli = assert(h:connect(srv.addr))
+  assert(h:spawn({ "ip", "link", "set", "lo", "down" })):wait()
+  t:eq(cap:stats().failure, "capture on host:lo failed: the interface went down")
+  cap:expect({ C = cli, S = srv.addr }, "C > S [S]") -- stopped: no verdict
+end)
+
 scenario("a queue large enough loses nothing of a burst", function(t)
   local h = t.host
   local cap = assert(h:capture { buffer = 32 * 1024 * 1024 })

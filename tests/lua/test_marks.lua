@@ -54,9 +54,12 @@ must_fail("MUST FAIL: a socket without an address yet cannot stand for an endpoi
 
 must_fail("MUST FAIL: a capture that dropped packets cannot check an expectation", "fail",
   "expectation cannot be checked: the kernel dropped", 'cap:expect({ C = cli, S = srv.addr }, "C > S [S]")')
+must_fail("MUST FAIL: a capture whose interface went down cannot check an expectation", "fail",
+  "expectation cannot be checked: capture on host:lo failed: the interface went down",
+  'cap:expect({ C = cli, S = srv.addr }, "C > S [S]") -- stopped')
 must_fail("MUST FAIL: a capture buffer out of range", "error",
   "a capture buffer of 4096 bytes: it must be 256 KiB to 1024 MiB", "buffer = 4096")
 
-r:counts(19, 8)
+r:counts(20, 9)
 
 h.done()

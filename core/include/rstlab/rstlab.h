@@ -337,6 +337,10 @@ RSL_API int rsl_capture_add(struct rsl_capture *cap, const char *ifname,
  * interface failed and stopped (rsl_capture_error says which); the
  * packets stored stay readable either way. */
 RSL_API int rsl_capture_drain(struct rsl_capture *cap);
+/* Why the capture may not hold everything that crossed its interfaces
+ * since it opened: the first drain that lost packets or stopped an
+ * interface (its rsl_capture_error), kept; NULL when none did. */
+RSL_API const char *rsl_capture_failure(const struct rsl_capture *cap);
 RSL_API size_t rsl_capture_count(const struct rsl_capture *cap);
 /* Packet i (0-based, i < count). Owned by cap, valid until
  * rsl_capture_free: storing more packets does not move it. */
