@@ -4,7 +4,7 @@
  * the engine record.
  *
  * Lua: trace_open(), trace_events(from), trace_lost(), trace_close(),
- * trace_share(), trace_wait(timeout).
+ * trace_share(), trace_wait(timeout), trace_attached().
  */
 #include "private.h"
 
@@ -107,13 +107,24 @@ static int ltrace_lost(lua_State *L)
 	return 1;
 }
 
+/* trace_attached() -> true | false | nil: see rsl_trace_attached. */
+static int ltrace_attached(lua_State *L)
+{
+	int a = rsl_trace_attached(rsl_engine_get(L)->trace);
+	if (a < 0)
+		lua_pushnil(L);
+	else
+		lua_pushboolean(L, a);
+	return 1;
+}
+
 void rsl_open_trace(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
 		{ "trace_open", ltrace_open }, { "trace_events", ltrace_events },
 		{ "trace_close", ltrace_close }, { "trace_lost", ltrace_lost },
 		{ "trace_share", ltrace_share }, { "trace_wait", ltrace_wait },
-		{ NULL, NULL },
+		{ "trace_attached", ltrace_attached }, { NULL, NULL },
 	};
 	luaL_setfuncs(L, funcs, 0);
 }

@@ -51,6 +51,11 @@ RSL_HIDDEN int rsl_sandbox_prepare_tracing(char *why, size_t len);
  * children get small TCP tables (once; nothing outside a sandbox). */
 RSL_HIDDEN void rsl_sandbox_child_tables(void);
 
+/* Whether t's program is still on the tcp_send_reset raw tracepoint: 1,
+ * 0 (its link or program descriptor no longer is one, or is another's),
+ * or -1 when that cannot be said (a perf event's program; no reader). */
+RSL_HIDDEN int rsl_trace_attached(const struct rsl_trace *t);
+
 /* Tests only: from now on this process's new RST-reason programs go on the
  * tracepoint through a perf event (on) even where the raw tracepoint
  * could be used, or choose again (off). */

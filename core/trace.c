@@ -1055,6 +1055,38 @@ static uint64_t prog_misses(int fd)
 	return sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &a) == 0 ? info.recursion_misses : 0;
 }
 
+/* The kernel's info on the BPF object behind fd (a program or a link)
+ * into info; false when fd is no such object. */
+static bool object_info(int fd, void *info, uint32_t len)
+{
+	union bpf_attr a;
+	if (fd < 0)
+		return false;
+	memset(info, 0, len);
+	memset(&a, 0, sizeof a);
+	a.info.bpf_fd = (uint32_t)fd;
+	a.info.info_len = len;
+	a.info.info = (uint64_t)(uintptr_t)info;
+	return sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &a) == 0;
+}
+
+int rsl_trace_attached(const struct rsl_trace *t)
+{
+	struct bpf_prog_info prog;
+	struct bpf_link_info link;
+	bool raw = t != NULL && (t->shared ? share.raw : t->raw);
+	int prog_fd = t == NULL ? -1 : t->shared ? share.prog_fd : t->prog_fd;
+	int attach_fd = t == NULL ? -1 : t->shared ? share.attach_fd : t->attach_fd;
+
+	if (!raw || prog_fd < 0 || attach_fd < 0)
+		return -1; /* a perf event's program is not a link: not said */
+	if (!object_info(prog_fd, &prog, sizeof prog) || prog.id == 0 ||
+	    prog.type != BPF_PROG_TYPE_RAW_TRACEPOINT ||
+	    !object_info(attach_fd, &link, sizeof link))
+		return 0;
+	return link.type == BPF_LINK_TYPE_RAW_TRACEPOINT && link.prog_id == prog.id;
+}
+
 int rsl_trace_ports(struct rsl_trace *t, int lo, int hi)
 {
 	if (t == NULL || (t->map_fd < 0 && !t->shared))

@@ -225,7 +225,8 @@ end
 
 --- r:why_none(pkt) -> text: for a RST that r:of called "none", what this
 --- scenario's events hold, for the failure message: how many were read
---- and lost, and the nearest in time with the RST's addresses and of any.
+--- and lost, the nearest in time with the RST's addresses and of any, and
+--- whether the reader's program is still on the tracepoint.
 function Reasons:why_none(pkt)
   self:sync()
   local same, any
@@ -249,6 +250,12 @@ function Reasons:why_none(pkt)
   end
   if any and any ~= same and (not same or any.e ~= same.e) then
     parts[#parts + 1] = "the nearest of all: " .. show(any)
+  end
+  -- A reader whose program left the tracepoint sees nothing more.
+  local on = core.trace_attached()
+  if on ~= nil then
+    parts[#parts + 1] = on and "its program is on the tracepoint"
+      or "its program is no longer on the tracepoint"
   end
   return table.concat(parts, "; ")
 end

@@ -604,6 +604,48 @@ static void test_trace_raw_by_default(void **state)
 	assert_true(raw);
 }
 
+/* The descriptor of this process's raw tracepoint link, or -1. */
+static int raw_link_fd(void)
+{
+	char path[320], line[128];
+	int found = -1;
+	DIR *d = opendir("/proc/self/fdinfo");
+	assert_non_null(d);
+	for (struct dirent *de; (de = readdir(d)) != NULL && found < 0;) {
+		snprintf(path, sizeof path, "/proc/self/fdinfo/%s", de->d_name);
+		FILE *f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		while (fgets(line, sizeof line, f) != NULL)
+			if (strncmp(line, "link_type:", 10) == 0 && strstr(line, "raw_tracepoint"))
+				found = atoi(de->d_name);
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
+/* A reader can tell whether its program is still on the tracepoint: not
+ * once its link's descriptor is closed, nor once that number is another
+ * file's (what a double close elsewhere in the process would do). */
+static void test_trace_attached(void **state)
+{
+	(void)state;
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
+		skip();
+	assert_int_equal(rsl_trace_attached(NULL), -1);
+	assert_int_equal(rsl_trace_attached(g_trace), 1);
+	int fd = raw_link_fd();
+	assert_true(fd >= 0);
+	int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(nul >= 0);
+	assert_int_equal(dup2(nul, fd), fd); /* the link goes: another file takes its number */
+	close(nul);
+	assert_int_equal(rsl_trace_attached(g_trace), 0);
+	close(fd);
+	assert_int_equal(rsl_trace_attached(g_trace), 0);
+}
+
 /* The BTF walk stops at the last type wanted by name and goes on when a
  * type past it is asked for by id: a reader that stopped early tells of a
  * later type what one that walked past it tells. A name that is not there
@@ -874,7 +916,7 @@ int main(void)
 	cmocka_unit_test(test_trace_shared)
 	const struct CMUnitTest raw[] = {
 		LIVE_TESTS,
-		LIVE(test_trace_raw_by_default),
+		LIVE(test_trace_raw_by_default), LIVE(test_trace_attached),
 		cmocka_unit_test(test_trace_btf_walk_resumes),
 		cmocka_unit_test_teardown(test_trace_raw_as_tracepoint, teardown_both),
 	};

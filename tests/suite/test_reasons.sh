@@ -35,7 +35,7 @@ expect_line '^1 passed, 1 failed$'
 mutant tests/reasons/borrowed.lua 's/S > C  \[R\]    reason none/S > C  [R]    reason TCP_STATE/' \
   'expected reason TCP_STATE, but no kernel sent a tcp_send_reset event for this RST'
 # ... and what the scenario's events held: the dropped RST's, seconds before.
-expect_line 'for this RST \(1 event read in this scenario, 0 lost; the nearest with its addresses: [0-9.:]+ > [0-9.:]+ -[0-9.]+ s \(TCP_STATE\)\)'
+expect_line 'for this RST \(1 event read in this scenario, 0 lost; the nearest with its addresses: [0-9.:]+ > [0-9.:]+ -[0-9.]+ s \(TCP_STATE\); its program is on the tracepoint\)'
 
 # A kernel's own RST is not "none".
 mutant scripts/linger0.lua 's/reason TCP_STATE/reason none/' \
@@ -47,5 +47,5 @@ expect_status 0
 expect_no_line 'unchecked'
 mutant scripts/middlebox_reset.lua 's/reason none  -- made by LB/reason NO_SOCKET  -- made by LB/' \
   'expected reason NO_SOCKET, but no kernel sent a tcp_send_reset event for this RST'
-expect_line 'for this RST \(0 events read in this scenario, 0 lost\)'
+expect_line 'for this RST \(0 events read in this scenario, 0 lost; its program is on the tracepoint\)'
 finish
