@@ -537,22 +537,27 @@ static void set_rcvbuf(struct cap_handle *h, size_t bytes)
 static int held = -1;
 static bool stamps_live;
 
+/* The ethertype of the frames stamps_on sends itself (IEEE 802's for
+ * local experiments): the IP stack, its firewall and its counters take no
+ * notice of them. */
+#define PROBE_ETHERTYPE 0x88b5
+
 /* Returns once the kernel stamps packets as they arrive. The first socket
  * on the machine that asks for stamps switches them on from a work queue,
  * some time after its setsockopt returned: a packet that arrives before
  * that has no stamp, and a reader asking for SO_TIMESTAMPNS is given the
  * time it read it instead (seen: a SYN read 5 ms after the RST that
  * answered it sorted after it). So stamps are held on for the process,
- * and a datagram to itself over lo (in this namespace, before any packet
+ * and a frame to itself over lo (in this namespace, before any packet
  * socket of this capture exists) comes back until it is stamped, for at
  * most 2 s. Without a usable lo here the check cannot be made; a packet
  * that comes without a stamp then fails the capture (read_frame). */
 static int stamps_on(char *err, size_t errlen)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET,
-	                         .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t alen = sizeof a;
-	int flags = TSFLAGS, fd, rc = RSL_OK;
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET,
+	                           .sll_protocol = htons(PROBE_ETHERTYPE),
+	                           .sll_ifindex = LO_IFINDEX, .sll_halen = ETH_ALEN };
+	int flags = TSFLAGS, on = 1, fd, rc = RSL_OK;
 	double deadline;
 
 	if (stamps_live)
@@ -562,11 +567,12 @@ static int stamps_on(char *err, size_t errlen)
 		                 strerror(errno));
 		return RSL_ESYS;
 	}
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	/* Bound to that ethertype only, it gets the frame as lo receives it,
+	 * not as lo sends it (that copy goes to sockets of every type). */
+	fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(PROBE_ETHERTYPE));
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags) < 0 ||
-	    bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&a, &alen) < 0 ||
-	    connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+	    setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &on, sizeof on) < 0 ||
+	    bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) {
 		if (fd >= 0)
 			close(fd);
 		return RSL_OK; /* no lo to check on: read_frame watches */
@@ -584,9 +590,9 @@ static int stamps_on(char *err, size_t errlen)
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		struct scm_timestamping st = { 0 };
 
-		if (send(fd, &byte, 1, 0) != 1 || poll(&pfd, 1, 100) != 1 ||
-		    recvmsg(fd, &msg, MSG_DONTWAIT) != 1)
-			break; /* lo does not carry it: read_frame watches */
+		if (sendto(fd, &byte, 1, 0, (struct sockaddr *)&sll, sizeof sll) != 1 ||
+		    poll(&pfd, 1, 100) != 1 || recvmsg(fd, &msg, MSG_DONTWAIT) < 1)
+			break; /* lo does not carry it (down?): read_frame watches */
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c))
 			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPING)
 				memcpy(&st, CMSG_DATA(c), sizeof st);

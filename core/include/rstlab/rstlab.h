@@ -329,9 +329,10 @@ RSL_API struct rsl_capture *rsl_capture_new(struct rsl_loop *loop,
  * is down or a socket the kernel refused. The first capture of a process
  * switches the kernel's packet timestamps on for the process's life and
  * waits until packets carry them (at most 2 s; RSL_ESYS after that): a
- * packet without a stamp would have no time. To see that, it sends a
- * 1-byte UDP datagram to itself over 127.0.0.1 in the current namespace
- * (before its own sockets exist), again until one comes back stamped. */
+ * packet without a stamp would have no time. To see that, it sends
+ * itself a frame over lo in the current namespace (before its own
+ * sockets exist; ethertype 0x88b5, which the IP stack and its firewall
+ * ignore), again until one comes back stamped. */
 RSL_API int rsl_capture_add(struct rsl_capture *cap, const char *ifname,
                             const char *filter, const char *label);
 /* Read every packet waiting in the kernel now (also done by the loop).
