@@ -204,8 +204,9 @@ static int lcap_stats(lua_State *L)
 	lua_setfield(L, -2, "skipped");
 	lua_pushinteger(L, (lua_Integer)rsl_capture_malformed(lc->cap));
 	lua_setfield(L, -2, "malformed");
-	if (rsl_capture_failure(lc->cap) != NULL) {
-		lua_pushstring(L, rsl_capture_failure(lc->cap));
+	const char *failure = rsl_capture_failure(lc->cap);
+	if (failure != NULL) {
+		lua_pushstring(L, failure);
 		lua_setfield(L, -2, "failure");
 	}
 	return 1;

@@ -252,7 +252,8 @@ static void put_sll2(uint8_t *p, const struct sockaddr_ll *from)
  * -1 on an error (cap->err says it). */
 static int read_frame(struct rsl_capture *cap, struct cap_handle *h)
 {
-	/* Room before the frame for the cooked header. */
+	/* Room before the frame for the cooked header: header and frame
+	 * together stay within the snap length the files declare. */
 	const size_t head = h->linktype == DLT_LINUX_SLL2 ? SLL2_LEN : 0;
 	uint8_t *frame = cap->frame + head;
 	union {
@@ -261,7 +262,7 @@ static int read_frame(struct rsl_capture *cap, struct cap_handle *h)
 		         CMSG_SPACE(sizeof(struct tpacket_auxdata))];
 	} ctl;
 	struct sockaddr_ll from;
-	struct iovec iov = { frame, SNAPLEN };
+	struct iovec iov = { frame, SNAPLEN - head };
 	struct msghdr msg = {
 		.msg_name = &from, .msg_namelen = sizeof from,
 		.msg_iov = &iov, .msg_iovlen = 1,
@@ -295,7 +296,7 @@ static int read_frame(struct rsl_capture *cap, struct cap_handle *h)
 		return 1;
 	/* The length on the wire: the filter's snap length may have cut the
 	 * frame before the queue (auxdata has the length before that cut). */
-	caplen = (size_t)n < SNAPLEN ? (size_t)n : SNAPLEN;
+	caplen = (size_t)n < SNAPLEN - head ? (size_t)n : SNAPLEN - head;
 	len = aux != NULL ? aux->tp_len : (size_t)n;
 	/* Stamps are on before a capture opens (stamps_on); a packet that
 	 * came without one anyway has no time to give, and no other time
@@ -621,13 +622,39 @@ static int stamps_on(char *err, size_t errlen)
  * and only then the bind to the interface starts the flow, so nothing
  * unfiltered is ever queued.
  */
+/* ifname's failure, in libpcap's words where it has them (scripts and
+ * tests read "No such device exists"): RSL_EINVAL for no such device. */
+static int iface_error(struct rsl_capture *cap, const char *ifname, int e)
+{
+	if (e == ENODEV) {
+		rsl_set_error(cap->err, "%s: %s", ifname,
+		              pcap_statustostr(PCAP_ERROR_NO_SUCH_DEVICE));
+		return RSL_EINVAL;
+	}
+	rsl_set_error(cap->err, "%s: %s", ifname,
+	              e == ENETDOWN ? pcap_statustostr(PCAP_ERROR_IFACE_NOT_UP) : strerror(e));
+	return RSL_ESYS;
+}
+
+/* A packet socket of type (SOCK_RAW or SOCK_DGRAM) that receives nothing
+ * yet (protocol 0), or -1 with the error set. */
+static int packet_socket(struct rsl_capture *cap, const char *ifname, int type)
+{
+	int fd = socket(AF_PACKET, type | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		rsl_set_error(cap->err, "%s: cannot open a packet socket: %s", ifname,
+		              strerror(errno));
+	return fd;
+}
+
 int rsl_capture_add(struct rsl_capture *cap, const char *ifname, const char *filter,
                     const char *label)
 {
 	struct cap_handle *h = NULL;
 	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
 	struct ifreq ifr;
-	int on = 1, tsflags = TSFLAGS, rc, type, e = 0;
+	int on = 1, tsflags = TSFLAGS, rc = RSL_ESYS, e = 0;
 	socklen_t elen = sizeof e;
 	bool any;
 
@@ -642,11 +669,9 @@ int rsl_capture_add(struct rsl_capture *cap, const char *ifname, const char *fil
 	if (filter == NULL)
 		filter = "tcp";
 	any = strcmp(ifname, "any") == 0;
-	if (!any && strlen(ifname) >= IFNAMSIZ) {
-		rsl_set_error(cap->err, "%s: %s", ifname, pcap_statustostr(PCAP_ERROR_NO_SUCH_DEVICE));
-		return RSL_EINVAL;
-	}
-	if (cap->frame == NULL && (cap->frame = malloc(SLL2_LEN + SNAPLEN)) == NULL)
+	if (!any && strlen(ifname) >= IFNAMSIZ)
+		return iface_error(cap, ifname, ENODEV);
+	if (cap->frame == NULL && (cap->frame = malloc(SNAPLEN)) == NULL)
 		goto nomem;
 	rc = stamps_on(cap->err, sizeof cap->err);
 	if (rc != RSL_OK)
@@ -655,73 +680,51 @@ int rsl_capture_add(struct rsl_capture *cap, const char *ifname, const char *fil
 	h = calloc(1, sizeof *h);
 	if (h == NULL)
 		goto nomem;
-	h->fd = -1;
 	h->cap = cap;
+	h->linktype = any ? DLT_LINUX_SLL2 : DLT_EN10MB;
 	h->label = strdup(label ? label : ifname);
+	h->fd = packet_socket(cap, ifname, any ? SOCK_DGRAM : SOCK_RAW);
 	if (h->label == NULL)
-		goto nomem;
-
-	/* Which header the interface's frames carry: Ethernet's (lo's is
-	 * one too, of zeros) on a raw socket, any other kind cooked. */
-	type = SOCK_RAW;
+		goto nomem; /* (out closes the socket) */
+	if (h->fd < 0) {
+		rc = RSL_ESYS;
+		goto out;
+	}
 	if (!any) {
-		int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-
-		if (fd < 0) {
-			rsl_set_error(cap->err, "%s: cannot open a packet socket: %s", ifname,
-			              strerror(errno));
-			rc = RSL_ESYS;
-			goto out;
-		}
+		/* The interface's index, and which header its frames carry:
+		 * Ethernet's (lo's is one too, of zeros) on the raw socket, any
+		 * other kind cooked. */
 		memset(&ifr, 0, sizeof ifr);
 		memcpy(ifr.ifr_name, ifname, strlen(ifname));
-		if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) {
-			e = errno;
-			close(fd);
-			if (e == ENODEV) {
-				rsl_set_error(cap->err, "%s: %s", ifname,
-				              pcap_statustostr(PCAP_ERROR_NO_SUCH_DEVICE));
-				rc = RSL_EINVAL;
-			} else {
-				rsl_set_error(cap->err, "%s: %s", ifname, strerror(e));
+		if (ioctl(h->fd, SIOCGIFINDEX, &ifr) < 0) {
+			rc = iface_error(cap, ifname, errno);
+			goto out;
+		}
+		sll.sll_ifindex = ifr.ifr_ifindex; /* before the next call overwrites it */
+		if (ioctl(h->fd, SIOCGIFHWADDR, &ifr) < 0) {
+			rc = iface_error(cap, ifname, errno);
+			goto out;
+		}
+		if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER &&
+		    ifr.ifr_hwaddr.sa_family != ARPHRD_LOOPBACK) {
+			close(h->fd);
+			h->linktype = DLT_LINUX_SLL2;
+			h->fd = packet_socket(cap, ifname, SOCK_DGRAM);
+			if (h->fd < 0) {
 				rc = RSL_ESYS;
+				goto out;
 			}
-			goto out;
-		}
-		if (ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER ||
-		    ifr.ifr_hwaddr.sa_family == ARPHRD_LOOPBACK)
-			h->fd = fd;
-		else
-			close(fd);
-		sll.sll_ifindex = (int)if_nametoindex(ifname);
-		if (sll.sll_ifindex == 0) {
-			rsl_set_error(cap->err, "%s: %s", ifname,
-			              pcap_statustostr(PCAP_ERROR_NO_SUCH_DEVICE));
-			rc = RSL_EINVAL;
-			goto out;
 		}
 	}
-	if (h->fd < 0) {
-		type = SOCK_DGRAM;
-		h->fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (h->fd < 0) {
-			rsl_set_error(cap->err, "%s: cannot open a packet socket: %s", ifname,
-			              strerror(errno));
-			rc = RSL_ESYS;
-			goto out;
-		}
-	}
-	h->linktype = type == SOCK_RAW ? DLT_EN10MB : DLT_LINUX_SLL2;
 	rc = set_filter(cap, h, filter);
 	if (rc != RSL_OK)
 		goto out;
 	/* On lo the kernel offers each packet twice, as sent and as
 	 * received: one is the wire. ("any" leaves lo's sent copies out as
 	 * it reads.) */
-	if (sll.sll_ifindex == LO_IFINDEX &&
-	    setsockopt(h->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &on, sizeof on) < 0)
-		h->skip_lo_outgoing = true;
-	h->skip_lo_outgoing = h->skip_lo_outgoing || any;
+	h->skip_lo_outgoing = any ||
+		(sll.sll_ifindex == LO_IFINDEX &&
+		 setsockopt(h->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &on, sizeof on) < 0);
 	set_rcvbuf(h, cap->buffer ? cap->buffer : BUFFER_SIZE);
 	/* Nanosecond stamps, taken as the packet arrives (the copies of one
 	 * packet on both ends of a veth pair are often less than a
@@ -734,17 +737,12 @@ int rsl_capture_add(struct rsl_capture *cap, const char *ifname, const char *fil
 	if (setsockopt(h->fd, SOL_SOCKET, SO_TIMESTAMPING, &tsflags, sizeof tsflags) < 0 ||
 	    setsockopt(h->fd, SOL_PACKET, PACKET_AUXDATA, &on, sizeof on) < 0 ||
 	    bind(h->fd, (struct sockaddr *)&sll, sizeof sll) < 0) {
-		e = errno;
-		rsl_set_error(cap->err, "%s: %s", ifname,
-		              e == ENODEV ? pcap_statustostr(PCAP_ERROR_NO_SUCH_DEVICE) : strerror(e));
-		rc = e == ENODEV ? RSL_EINVAL : RSL_ESYS;
+		rc = iface_error(cap, ifname, errno);
 		goto out;
 	}
 	/* An interface that is down reports it as an error of the socket. */
 	if (getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &e, &elen) == 0 && e != 0) {
-		rsl_set_error(cap->err, "%s: %s", ifname,
-		              e == ENETDOWN ? pcap_statustostr(PCAP_ERROR_IFACE_NOT_UP) : strerror(e));
-		rc = RSL_ESYS;
+		rc = iface_error(cap, ifname, e);
 		goto out;
 	}
 	if (add_handle(cap, h) != RSL_OK)

@@ -1036,25 +1036,6 @@ const struct rsl_rst_event *rsl_trace_event(const struct rsl_trace *t, size_t i)
 	return t != NULL && i < t->n ? &t->ev[i] : NULL;
 }
 
-/* How often the kernel skipped program fd: it was running already on
- * that CPU when the tracepoint fired again (a timer's RST in a softirq
- * that interrupted the program run for another RST; the perf event's
- * way skips when any BPF tracing program is running there). Such an
- * event is lost as surely as one that found the ring full. */
-static uint64_t prog_misses(int fd)
-{
-	struct bpf_prog_info info;
-	union bpf_attr a;
-	if (fd < 0)
-		return 0;
-	memset(&info, 0, sizeof info);
-	memset(&a, 0, sizeof a);
-	a.info.bpf_fd = (uint32_t)fd;
-	a.info.info_len = sizeof info;
-	a.info.info = (uint64_t)(uintptr_t)&info;
-	return sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &a) == 0 ? info.recursion_misses : 0;
-}
-
 /* The kernel's info on the BPF object behind fd (a program or a link)
  * into info; false when fd is no such object. */
 static bool object_info(int fd, void *info, uint32_t len)
@@ -1068,6 +1049,17 @@ static bool object_info(int fd, void *info, uint32_t len)
 	a.info.info_len = len;
 	a.info.info = (uint64_t)(uintptr_t)info;
 	return sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &a) == 0;
+}
+
+/* How often the kernel skipped program fd: it was running already on
+ * that CPU when the tracepoint fired again (a timer's RST in a softirq
+ * that interrupted the program run for another RST; the perf event's
+ * way skips when any BPF tracing program is running there). Such an
+ * event is lost as surely as one that found the ring full. */
+static uint64_t prog_misses(int fd)
+{
+	struct bpf_prog_info info;
+	return object_info(fd, &info, sizeof info) ? info.recursion_misses : 0;
 }
 
 int rsl_trace_attached(const struct rsl_trace *t)

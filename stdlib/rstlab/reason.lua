@@ -248,7 +248,7 @@ function Reasons:why_none(pkt)
   elseif #self.events > 0 then
     parts[#parts + 1] = "none with its addresses"
   end
-  if any and any ~= same and (not same or any.e ~= same.e) then
+  if any and (not same or any.e ~= same.e) then
     parts[#parts + 1] = "the nearest of all: " .. show(any)
   end
   -- A reader whose program left the tracepoint sees nothing more.

@@ -106,15 +106,22 @@ static size_t wait_for(struct fixture *fx, size_t n)
 	return rsl_capture_count(fx->cap);
 }
 
-static void open_capture(struct fixture *fx, const char *filter, const char *label)
+/* A capture of ifname, every packet counted by on_packet. */
+static void open_capture_on(struct fixture *fx, const char *ifname, const char *filter,
+                            const char *label)
 {
 	int rc;
 
 	fx->cap = rsl_capture_new(fx->loop, on_packet, fx);
 	assert_non_null(fx->cap);
-	rc = rsl_capture_add(fx->cap, "lo", filter, label);
+	rc = rsl_capture_add(fx->cap, ifname, filter, label);
 	if (rc != RSL_OK)
 		fail_msg("rsl_capture_add: %d %s", rc, rsl_capture_error(fx->cap));
+}
+
+static void open_capture(struct fixture *fx, const char *filter, const char *label)
+{
+	open_capture_on(fx, "lo", filter, label);
 }
 
 static int nonblocking_socket(int family, int type)
@@ -589,13 +596,8 @@ static void test_capture_any_cooked(void **state)
 	struct fixture *fx = *state;
 	bpf_u_int32 caplen, len;
 	uint16_t cport, sport;
-	int rc;
 
-	fx->cap = rsl_capture_new(fx->loop, on_packet, fx);
-	assert_non_null(fx->cap);
-	rc = rsl_capture_add(fx->cap, "any", NULL, NULL);
-	if (rc != RSL_OK)
-		fail_msg("rsl_capture_add: %d %s", rc, rsl_capture_error(fx->cap));
+	open_capture_on(fx, "any", NULL, NULL);
 	handshake_and_write(fx, AF_INET, &cport, &sport);
 	check_handshake(fx, AF_INET, cport, sport, 65495);
 	assert_string_equal(rsl_capture_packet_iface(fx->cap, 0), "any");
