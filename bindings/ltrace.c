@@ -4,7 +4,7 @@
  * the engine record.
  *
  * Lua: trace_open(), trace_events(from), trace_lost(), trace_close(),
- * trace_share(), trace_wait(timeout), trace_attached().
+ * trace_share(), trace_wait(timeout), trace_attached(), trace_counts().
  */
 #include "private.h"
 
@@ -118,13 +118,33 @@ static int ltrace_attached(lua_State *L)
 	return 1;
 }
 
+/* trace_counts() -> { runs, outside, unreadable } | nil: see
+ * rsl_trace_counts (nil for a reader of the shared program). */
+static int ltrace_counts(lua_State *L)
+{
+	struct rsl_trace_counts c;
+	if (rsl_trace_counts(rsl_engine_get(L)->trace, &c) < 0) {
+		lua_pushnil(L);
+		return 1;
+	}
+	lua_createtable(L, 0, 3);
+	lua_pushinteger(L, (lua_Integer)c.runs);
+	lua_setfield(L, -2, "runs");
+	lua_pushinteger(L, (lua_Integer)c.outside);
+	lua_setfield(L, -2, "outside");
+	lua_pushinteger(L, (lua_Integer)c.unreadable);
+	lua_setfield(L, -2, "unreadable");
+	return 1;
+}
+
 void rsl_open_trace(lua_State *L)
 {
 	static const luaL_Reg funcs[] = {
 		{ "trace_open", ltrace_open }, { "trace_events", ltrace_events },
 		{ "trace_close", ltrace_close }, { "trace_lost", ltrace_lost },
 		{ "trace_share", ltrace_share }, { "trace_wait", ltrace_wait },
-		{ "trace_attached", ltrace_attached }, { NULL, NULL },
+		{ "trace_attached", ltrace_attached }, { "trace_counts", ltrace_counts },
+		{ NULL, NULL },
 	};
 	luaL_setfuncs(L, funcs, 0);
 }

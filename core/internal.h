@@ -56,6 +56,16 @@ RSL_HIDDEN void rsl_sandbox_child_tables(void);
  * or -1 when that cannot be said (a perf event's program; no reader). */
 RSL_HIDDEN int rsl_trace_attached(const struct rsl_trace *t);
 
+/* What t's own program and reader counted, for a message about a RST
+ * with no event: the program's runs (every RST on the machine while it is
+ * attached), the events it dropped because neither port was in its range,
+ * and the records the reader could not decode. -1 (all 0) for a reader of
+ * the shared program, or none. */
+struct rsl_trace_counts {
+	uint64_t runs, outside, unreadable;
+};
+RSL_HIDDEN int rsl_trace_counts(const struct rsl_trace *t, struct rsl_trace_counts *c);
+
 /* Tests only: from now on this process's new RST-reason programs go on the
  * tracepoint through a perf event (on) even where the raw tracepoint
  * could be used, or choose again (off). */

@@ -87,6 +87,15 @@
 /* Room for a program's instructions (the raw shared one is ~200). */
 #define PROG_MAX 320
 
+/* The entries of a program's own array map (u64 each). */
+enum {
+	MAP_LOST,       /* events the ring had no room for */
+	MAP_PORTS,      /* the port range { lo, hi } (two u32; lo 0: every port) */
+	MAP_RUNS,       /* times the program ran */
+	MAP_OUTSIDE,    /* events it dropped: both ports outside the range */
+	MAP_ENTRIES
+};
+
 struct layout {
 	unsigned rec_end;               /* bytes of the record that are copied */
 	unsigned state, reason, saddr, daddr;   /* field offsets */
@@ -96,10 +105,11 @@ struct layout {
 struct rsl_trace {
 	int ring_fd, prog_fd, attach_fd;   /* attach_fd: raw tracepoint or perf event */
 	bool raw;                       /* its program is on the raw tracepoint */
-	int map_fd;                     /* array map: [0] lost events, [1] port range */
+	int map_fd;                     /* array map, entries MAP_* */
 	bool shared;                    /* fed by the shared program (rsl_trace_share) */
 	int slot_lo, slot_hi;           /* its slots there; -1 while none */
 	uint64_t misses0;               /* the shared program's misses when it joined */
+	uint64_t unreadable;            /* records decode() refused */
 	void *cons;                     /* the consumer page (read-write) */
 	const void *prod;               /* producer page + data, twice mapped */
 	size_t page;
@@ -492,11 +502,23 @@ static size_t emit_port(struct bpf_insn *p, size_t n, int B, unsigned off)
 	return n;
 }
 
-/* Emit the program into p (room for PROG_MAX instructions): the record to
- * the stack (emit_record); with the port range of map entry 1 set
- * (rsl_trace_ports), an event whose ports are both outside it is dropped;
+/* map[k] += 1 (atomically), the key stored at r10 + key: the
+ * instructions from p[n]; returns the next n. */
+static size_t emit_count(struct bpf_insn *p, size_t n, int map_fd, short key, int k)
+{
+	n = emit_lookup(p, n, map_fd, key, k);
+	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 2);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1);
+	p[n++] = INSN(BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_0, BPF_REG_1, 0, BPF_ADD);
+	return n;
+}
+
+/* Emit the program into p (room for PROG_MAX instructions): each run
+ * counts itself in map entry RUNS; the record to the stack (emit_record);
+ * with the port range of map entry PORTS set (rsl_trace_ports), an event
+ * whose ports are both outside it is dropped and counted in OUTSIDE;
  * otherwise the record goes into the ring, and a failure (ring full)
- * counts one lost event in map entry 0. */
+ * counts one lost event in LOST. */
 static size_t emit(struct bpf_insn *p, const struct layout *lay, bool raw, int ring_fd,
                    int map_fd)
 {
@@ -505,9 +527,10 @@ static size_t emit(struct bpf_insn *p, const struct layout *lay, bool raw, int r
 	short key = (short)(-B - 8);
 
 	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0);
+	n = emit_count(p, n, map_fd, key, MAP_RUNS);
 	n = emit_record(p, n, B, raw);
-	/* r0 = &map[1]: the port range { lo, hi } (lo 0: no filter) */
-	n = emit_lookup(p, n, map_fd, key, 1);
+	/* r0 = &map[PORTS]: the port range { lo, hi } (lo 0: no filter) */
+	n = emit_lookup(p, n, map_fd, key, MAP_PORTS);
 	to_out[0] = n;
 	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0);
 	p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, BPF_REG_7, BPF_REG_0, 0, 0);
@@ -531,14 +554,14 @@ static size_t emit(struct bpf_insn *p, const struct layout *lay, bool raw, int r
 	p[n++] = INSN(BPF_LD | BPF_IMM | BPF_DW, BPF_REG_1, BPF_PSEUDO_MAP_FD, 0, ring_fd);
 	p[n++] = INSN(0, 0, 0, 0, 0);
 	n = emit_output(p, n, B);
-	/* if (r0 != 0) { map[0] += 1 } (atomically) */
+	/* if (r0 != 0) map[LOST] += 1 */
 	size_t if_full = n;
 	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0);
-	n = emit_lookup(p, n, map_fd, key, 0);
-	size_t if_null = n;
-	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0);
-	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1);
-	p[n++] = INSN(BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_0, BPF_REG_1, 0, BPF_ADD);
+	n = emit_count(p, n, map_fd, key, MAP_LOST);
+	size_t to_out3 = n;
+	p[n++] = INSN(BPF_JMP | BPF_JA, 0, 0, 0, 0);
+	size_t drop = n;
+	n = emit_count(p, n, map_fd, key, MAP_OUTSIDE);
 	/* return 0: no perf sample besides (nothing reads one) */
 	size_t out = n;
 	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0);
@@ -547,10 +570,10 @@ static size_t emit(struct bpf_insn *p, const struct layout *lay, bool raw, int r
 	JUMP_TO(p, to_out[0], output);
 	JUMP_TO(p, to_out[1], output);
 	JUMP_TO(p, to_out2, output);
-	JUMP_TO(p, to_drop[0], out);
-	JUMP_TO(p, to_drop[1], out);
+	JUMP_TO(p, to_drop[0], drop);
+	JUMP_TO(p, to_drop[1], drop);
 	JUMP_TO(p, if_full, out);
-	JUMP_TO(p, if_null, out);
+	JUMP_TO(p, to_out3, out);
 	return n;
 }
 
@@ -862,7 +885,7 @@ static int create_ring(int *ring_fd, char *err, size_t errlen)
 static int load_own(struct rsl_trace *t, char *err, size_t errlen)
 {
 	struct bpf_insn prog[PROG_MAX];
-	t->map_fd = map_create(BPF_MAP_TYPE_ARRAY, 4, 8, 2);
+	t->map_fd = map_create(BPF_MAP_TYPE_ARRAY, 4, 8, MAP_ENTRIES);
 	if (t->map_fd < 0) {
 		int e = errno;
 		rsl_format_error(err, errlen, "creating a BPF array: %s", strerror(e));
@@ -919,12 +942,13 @@ int rsl_trace_share(char *err, size_t errlen)
 	return RSL_OK;
 }
 
-static long slot_op(int cmd, int map_fd, uint32_t slot, const void *value)
+/* A map operation (lookup, update, delete) on entry key. */
+static long map_op(int cmd, int map_fd, uint32_t key, const void *value)
 {
 	union bpf_attr a;
 	memset(&a, 0, sizeof a);
 	a.map_fd = (uint32_t)map_fd;
-	a.key = (uint64_t)(uintptr_t)&slot;
+	a.key = (uint64_t)(uintptr_t)&key;
 	a.value = (uint64_t)(uintptr_t)value;
 	a.flags = BPF_ANY;
 	return sys_bpf(cmd, &a);
@@ -934,7 +958,7 @@ static long slot_op(int cmd, int map_fd, uint32_t slot, const void *value)
 static void leave_slots(struct rsl_trace *t)
 {
 	for (int k = t->slot_lo; k >= 0 && k <= t->slot_hi; k++)
-		slot_op(BPF_MAP_DELETE_ELEM, share.outer_fd, (uint32_t)k, NULL);
+		map_op(BPF_MAP_DELETE_ELEM, share.outer_fd, (uint32_t)k, NULL);
 	t->slot_lo = t->slot_hi = -1;
 }
 
@@ -1099,8 +1123,8 @@ int rsl_trace_ports(struct rsl_trace *t, int lo, int hi)
 		t->misses0 = prog_misses(share.prog_fd);
 		for (int k = lo / RSL_PORT_SLOT; k <= hi / RSL_PORT_SLOT; k++) {
 			uint32_t fd = (uint32_t)t->ring_fd;
-			if (slot_op(BPF_MAP_UPDATE_ELEM, share.lost_fd, (uint32_t)k, &zero) < 0 ||
-			    slot_op(BPF_MAP_UPDATE_ELEM, share.outer_fd, (uint32_t)k, &fd) < 0) {
+			if (map_op(BPF_MAP_UPDATE_ELEM, share.lost_fd, (uint32_t)k, &zero) < 0 ||
+			    map_op(BPF_MAP_UPDATE_ELEM, share.outer_fd, (uint32_t)k, &fd) < 0) {
 				rsl_set_error(t->err, "joining the shared program's slot %d: %s", k,
 				              strerror(errno));
 				leave_slots(t);
@@ -1112,19 +1136,21 @@ int rsl_trace_ports(struct rsl_trace *t, int lo, int hi)
 		}
 		return RSL_OK;
 	}
-	uint32_t key = 1;
 	uint32_t value[2] = { (uint32_t)lo, (uint32_t)hi };
-	union bpf_attr a;
-	memset(&a, 0, sizeof a);
-	a.map_fd = (uint32_t)t->map_fd;
-	a.key = (uint64_t)(uintptr_t)&key;
-	a.value = (uint64_t)(uintptr_t)value;
-	a.flags = BPF_ANY;
-	if (sys_bpf(BPF_MAP_UPDATE_ELEM, &a) < 0) {
+	if (map_op(BPF_MAP_UPDATE_ELEM, t->map_fd, MAP_PORTS, value) < 0) {
 		rsl_set_error(t->err, "setting the port range: %s", strerror(errno));
 		return RSL_ESYS;
 	}
 	return RSL_OK;
+}
+
+/* Entry k of t's own map (0 when it cannot be read). */
+static uint64_t own_count(const struct rsl_trace *t, uint32_t k)
+{
+	uint64_t v = 0;
+	if (map_op(BPF_MAP_LOOKUP_ELEM, t->map_fd, k, &v) < 0)
+		v = 0;
+	return v;
 }
 
 uint64_t rsl_trace_lost(const struct rsl_trace *t)
@@ -1134,22 +1160,24 @@ uint64_t rsl_trace_lost(const struct rsl_trace *t)
 		 * reader joined may have been its own */
 		uint64_t sum = prog_misses(share.prog_fd) - t->misses0, v = 0;
 		for (int k = t->slot_lo; k >= 0 && k <= t->slot_hi; k++)
-			if (slot_op(BPF_MAP_LOOKUP_ELEM, share.lost_fd, (uint32_t)k, &v) == 0)
+			if (map_op(BPF_MAP_LOOKUP_ELEM, share.lost_fd, (uint32_t)k, &v) == 0)
 				sum += v;
 		return sum;
 	}
 	if (t == NULL || t->map_fd < 0)
 		return 0;
-	uint32_t key = 0;
-	uint64_t value = 0;
-	union bpf_attr a;
-	memset(&a, 0, sizeof a);
-	a.map_fd = (uint32_t)t->map_fd;
-	a.key = (uint64_t)(uintptr_t)&key;
-	a.value = (uint64_t)(uintptr_t)&value;
-	if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &a) != 0)
-		value = 0;
-	return value + prog_misses(t->prog_fd);
+	return own_count(t, MAP_LOST) + prog_misses(t->prog_fd);
+}
+
+int rsl_trace_counts(const struct rsl_trace *t, struct rsl_trace_counts *c)
+{
+	memset(c, 0, sizeof *c);
+	if (t == NULL || t->shared || t->map_fd < 0)
+		return -1;
+	c->runs = own_count(t, MAP_RUNS);
+	c->outside = own_count(t, MAP_OUTSIDE);
+	c->unreadable = t->unreadable;
+	return 0;
 }
 
 const char *rsl_trace_error(const struct rsl_trace *t)
@@ -1329,9 +1357,11 @@ int rsl_trace_drain(struct rsl_trace *t)
 			break;          /* still being written: the next drain */
 		uint32_t size = len & ~(uint32_t)(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
 		struct rsl_rst_event ev;
-		if (!(len & BPF_RINGBUF_DISCARD_BIT) &&
-		    decode(&t->lay, hdr + BPF_RINGBUF_HDR_SZ, size, &ev) == 0 &&
-		    push_event(t, &ev) < 0) {
+		if (len & BPF_RINGBUF_DISCARD_BIT) {
+			/* (the program never discards) */
+		} else if (decode(&t->lay, hdr + BPF_RINGBUF_HDR_SZ, size, &ev) < 0) {
+			t->unreadable++;
+		} else if (push_event(t, &ev) < 0) {
 			rsl_set_error(t->err, "out of memory");
 			rc = RSL_ESYS;
 		}

@@ -225,8 +225,10 @@ end
 
 --- r:why_none(pkt) -> text: for a RST that r:of called "none", what this
 --- scenario's events hold, for the failure message: how many were read
---- and lost, the nearest in time with the RST's addresses and of any, and
---- whether the reader's program is still on the tracepoint.
+--- and lost, the nearest in time with the RST's addresses and of any,
+--- whether the reader's program is still on the tracepoint, and what a
+--- program of its own counted (its runs, events outside the slice,
+--- records the reader could not decode).
 function Reasons:why_none(pkt)
   self:sync()
   local same, any
@@ -256,6 +258,13 @@ function Reasons:why_none(pkt)
   if on ~= nil then
     parts[#parts + 1] = on and "its program is on the tracepoint"
       or "its program is no longer on the tracepoint"
+  end
+  -- What its own program saw: every RST on the machine runs it.
+  local c = core.trace_counts()
+  if c then
+    parts[#parts + 1] = string.format("it ran %d time%s, dropped %d with no port in the slice, "
+      .. "%d record%s unreadable", c.runs, c.runs == 1 and "" or "s", c.outside, c.unreadable,
+      c.unreadable == 1 and "" or "s")
   end
   return table.concat(parts, "; ")
 end
