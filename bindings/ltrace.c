@@ -118,8 +118,9 @@ static int ltrace_attached(lua_State *L)
 	return 1;
 }
 
-/* trace_counts() -> { runs, outside, unreadable } | nil: see
- * rsl_trace_counts (nil for a reader of the shared program). */
+/* trace_counts() -> { runs, outside, unreadable, drops = { { ts, sport,
+ * dport }... } } | nil: see rsl_trace_counts (nil for a reader of the
+ * shared program). */
 static int ltrace_counts(lua_State *L)
 {
 	struct rsl_trace_counts c;
@@ -134,6 +135,18 @@ static int ltrace_counts(lua_State *L)
 	lua_setfield(L, -2, "outside");
 	lua_pushinteger(L, (lua_Integer)c.unreadable);
 	lua_setfield(L, -2, "unreadable");
+	lua_createtable(L, c.ndrops, 0);
+	for (int i = 0; i < c.ndrops; i++) {
+		lua_createtable(L, 0, 3);
+		lua_pushnumber(L, c.drops[i].ts);
+		lua_setfield(L, -2, "ts");
+		lua_pushinteger(L, c.drops[i].sport);
+		lua_setfield(L, -2, "sport");
+		lua_pushinteger(L, c.drops[i].dport);
+		lua_setfield(L, -2, "dport");
+		lua_rawseti(L, -2, i + 1);
+	}
+	lua_setfield(L, -2, "drops");
 	return 1;
 }
 

@@ -58,11 +58,18 @@ RSL_HIDDEN int rsl_trace_attached(const struct rsl_trace *t);
 
 /* What t's own program and reader counted, for a message about a RST
  * with no event: the program's runs (every RST on the machine while it is
- * attached), the events it dropped because neither port was in its range,
- * and the records the reader could not decode. -1 (all 0) for a reader of
+ * attached), the events it dropped because neither port was in its range
+ * (the last RSL_TRACE_DROP_LOG of them: ports and time), and the records
+ * the reader could not decode. -1 (all 0) for a reader of
  * the shared program, or none. */
+#define RSL_TRACE_DROP_LOG 16
 struct rsl_trace_counts {
 	uint64_t runs, outside, unreadable;
+	struct {                        /* the last events dropped outside the range */
+		double ts;              /* realtime, as rsl_rst_event's (to the µs) */
+		uint16_t sport, dport;
+	} drops[RSL_TRACE_DROP_LOG];
+	int ndrops;
 };
 RSL_HIDDEN int rsl_trace_counts(const struct rsl_trace *t, struct rsl_trace_counts *c);
 

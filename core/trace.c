@@ -93,8 +93,10 @@ enum {
 	MAP_PORTS,      /* the port range { lo, hi } (two u32; lo 0: every port) */
 	MAP_RUNS,       /* times the program ran */
 	MAP_OUTSIDE,    /* events it dropped: both ports outside the range */
-	MAP_ENTRIES
+	MAP_DROPS,      /* the last DROP_LOG of those (emit) */
+	MAP_ENTRIES = MAP_DROPS + RSL_TRACE_DROP_LOG
 };
+#define DROP_LOG RSL_TRACE_DROP_LOG
 
 struct layout {
 	unsigned rec_end;               /* bytes of the record that are copied */
@@ -560,8 +562,32 @@ static size_t emit(struct bpf_insn *p, const struct layout *lay, bool raw, int r
 	n = emit_count(p, n, map_fd, key, MAP_LOST);
 	size_t to_out3 = n;
 	p[n++] = INSN(BPF_JMP | BPF_JA, 0, 0, 0, 0);
+	/* A dropped event: counted in OUTSIDE, and kept in the drop log at
+	 * DROPS + (count % DROP_LOG): its ports and the low 32 bits of its
+	 * time in µs, packed (source << 48 | destination << 32 | µs). */
 	size_t drop = n;
-	n = emit_count(p, n, map_fd, key, MAP_OUTSIDE);
+	size_t if_none[2];
+	n = emit_lookup(p, n, map_fd, key, MAP_OUTSIDE);
+	if_none[0] = n;
+	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1);
+	p[n++] = INSN(BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_0, BPF_REG_1, 0, BPF_ADD | BPF_FETCH);
+	p[n++] = INSN(BPF_ALU64 | BPF_AND | BPF_K, BPF_REG_1, 0, 0, DROP_LOG - 1);
+	p[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_1, 0, 0, MAP_DROPS);
+	p[n++] = INSN(BPF_STX | BPF_MEM | BPF_W, BPF_REG_10, BPF_REG_1, key, 0);
+	n = emit_lookup_at(p, n, map_fd, key);
+	if_none[1] = n;
+	p[n++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, BPF_REG_0, 0, 0, 0);
+	p[n++] = INSN(BPF_LDX | BPF_MEM | BPF_DW, BPF_REG_7, BPF_REG_10, (short)-B, 0);
+	p[n++] = INSN(BPF_ALU64 | BPF_DIV | BPF_K, BPF_REG_7, 0, 0, 1000);
+	p[n++] = INSN(BPF_ALU | BPF_MOV | BPF_X, BPF_REG_7, BPF_REG_7, 0, 0);   /* low 32 bits */
+	n = emit_port(p, n, B, lay->saddr);
+	p[n++] = INSN(BPF_ALU64 | BPF_LSH | BPF_K, BPF_REG_1, 0, 0, 48);
+	p[n++] = INSN(BPF_ALU64 | BPF_OR | BPF_X, BPF_REG_7, BPF_REG_1, 0, 0);
+	n = emit_port(p, n, B, lay->daddr);
+	p[n++] = INSN(BPF_ALU64 | BPF_LSH | BPF_K, BPF_REG_1, 0, 0, 32);
+	p[n++] = INSN(BPF_ALU64 | BPF_OR | BPF_X, BPF_REG_7, BPF_REG_1, 0, 0);
+	p[n++] = INSN(BPF_STX | BPF_MEM | BPF_DW, BPF_REG_0, BPF_REG_7, 0, 0);
 	/* return 0: no perf sample besides (nothing reads one) */
 	size_t out = n;
 	p[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0);
@@ -574,6 +600,8 @@ static size_t emit(struct bpf_insn *p, const struct layout *lay, bool raw, int r
 	JUMP_TO(p, to_drop[1], drop);
 	JUMP_TO(p, if_full, out);
 	JUMP_TO(p, to_out3, out);
+	JUMP_TO(p, if_none[0], out);
+	JUMP_TO(p, if_none[1], out);
 	return n;
 }
 
@@ -1169,17 +1197,6 @@ uint64_t rsl_trace_lost(const struct rsl_trace *t)
 	return own_count(t, MAP_LOST) + prog_misses(t->prog_fd);
 }
 
-int rsl_trace_counts(const struct rsl_trace *t, struct rsl_trace_counts *c)
-{
-	memset(c, 0, sizeof *c);
-	if (t == NULL || t->shared || t->map_fd < 0)
-		return -1;
-	c->runs = own_count(t, MAP_RUNS);
-	c->outside = own_count(t, MAP_OUTSIDE);
-	c->unreadable = t->unreadable;
-	return 0;
-}
-
 const char *rsl_trace_error(const struct rsl_trace *t)
 {
 	return t != NULL ? t->err : "no trace";
@@ -1222,6 +1239,32 @@ static double realtime_offset(void)
 		}
 	}
 	return best;
+}
+
+int rsl_trace_counts(const struct rsl_trace *t, struct rsl_trace_counts *c)
+{
+	memset(c, 0, sizeof *c);
+	if (t == NULL || t->shared || t->map_fd < 0)
+		return -1;
+	c->runs = own_count(t, MAP_RUNS);
+	c->outside = own_count(t, MAP_OUTSIDE);
+	c->unreadable = t->unreadable;
+	/* A logged time is the low 32 bits of CLOCK_MONOTONIC in µs: its age
+	 * is now's low 32 bits minus it, modulo 2^32 (71 minutes). */
+	struct timespec mono;
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	double now = ts_seconds(&mono);
+	uint32_t now32 = (uint32_t)((uint64_t)mono.tv_sec * 1000000u + (uint64_t)mono.tv_nsec / 1000u);
+	double offset = realtime_offset();
+	for (int i = 0; i < DROP_LOG && (uint64_t)i < c->outside; i++) {
+		uint64_t v = own_count(t, MAP_DROPS + (uint32_t)i);
+		uint32_t age = now32 - (uint32_t)v;
+		c->drops[c->ndrops].sport = (uint16_t)(v >> 48);
+		c->drops[c->ndrops].dport = (uint16_t)(v >> 32);
+		c->drops[c->ndrops].ts = now - (double)age * 1e-6 + offset;
+		c->ndrops++;
+	}
+	return 0;
 }
 
 static bool v4mapped(const uint8_t ip[16])

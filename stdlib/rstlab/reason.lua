@@ -46,6 +46,9 @@ M.WINDOW = 0.1
 --- passed since it. (Thousands of times the gap ever measured between a
 --- RST and its event: room for a virtual CPU the host holds back.)
 M.NONE_WINDOW = 0.5
+--- How long after a RST called "none" r:why_none still looks for its
+--- event, to say whether one came late.
+M.LATE = 2
 
 -- ---------------------------------------------------------------------
 -- the runner's side
@@ -224,12 +227,26 @@ function Reasons:of(c, pkt)
 end
 
 --- r:why_none(pkt) -> text: for a RST that r:of called "none", what this
---- scenario's events hold, for the failure message: how many were read
+--- scenario's events hold, for the failure message, once LATE seconds
+--- have passed since the RST (or an event with its addresses came later
+--- than it, which "the nearest with its addresses" then shows): how many were read
 --- and lost, the nearest in time with the RST's addresses and of any,
 --- whether the reader's program is still on the tracepoint, and what a
 --- program of its own counted (its runs, events outside the slice,
 --- records the reader could not decode).
 function Reasons:why_none(pkt)
+  -- An event that is only late would show here: wait for one with the
+  -- RST's addresses until LATE seconds after it.
+  while self.state do
+    local late = false
+    for _, e in ipairs(self.events) do
+      if same_addresses(e, pkt) and e.ts > pkt.ts then late = true end
+    end
+    local left = pkt.ts + M.LATE - core.wallclock()
+    if late or left <= 0 then break end
+    core.trace_wait(left)
+    self:sync()
+  end
   self:sync()
   local same, any
   for _, e in ipairs(self.events) do
@@ -265,6 +282,14 @@ function Reasons:why_none(pkt)
     parts[#parts + 1] = string.format("it ran %d time%s, dropped %d with no port in the slice, "
       .. "%d record%s unreadable", c.runs, c.runs == 1 and "" or "s", c.outside, c.unreadable,
       c.unreadable == 1 and "" or "s")
+    local near
+    for _, d in ipairs(c.drops) do
+      if not near or math.abs(d.ts - pkt.ts) < math.abs(near.ts - pkt.ts) then near = d end
+    end
+    if near then
+      parts[#parts + 1] = string.format("the nearest it dropped: ports %d > %d %+.3f s",
+        near.sport, near.dport, near.ts - pkt.ts)
+    end
   end
   return table.concat(parts, "; ")
 end

@@ -467,6 +467,16 @@ static void test_trace_ports(void **state)
 	assert_true(n1.outside >= n0.outside + 1);
 	assert_true(n1.runs - n0.runs >= n1.outside - n0.outside + 1);
 	assert_true(n1.unreadable == 0);
+	/* ... and logged the dropped RST, with its time */
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	double now = (double)rt.tv_sec + (double)rt.tv_nsec * 1e-9;
+	int logged = 0;
+	for (int i = 0; i < n1.ndrops; i++)
+		if (n1.drops[i].sport == p2 && n1.drops[i].dport == c2 &&
+		    now - n1.drops[i].ts >= 0 && now - n1.drops[i].ts < 5)
+			logged++;
+	assert_int_equal(logged, 1);
 	assert_int_equal(rsl_trace_counts(NULL, &n1), -1);
 
 	assert_int_equal(rsl_trace_ports(t, 0, 0), RSL_OK);      /* every event again */
