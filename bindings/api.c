@@ -286,6 +286,11 @@ static int check_options(const struct rsl_runner_options *o, char *err, size_t e
 		                 "RSL_ISOLATE_PROCESS, got %d", (int)o->isolation);
 		return RSL_EINVAL;
 	}
+	if (o->max_waiting < -1 || o->max_waiting > 3000) {
+		rsl_format_error(err, errlen, "max_waiting must be -1..3000 (0: 3 x jobs, -1: "
+		                 "none), got %d", o->max_waiting);
+		return RSL_EINVAL;
+	}
 	if (o->pcap_dir != NULL && o->pcap_dir[0] == '\0') {
 		rsl_format_error(err, errlen, "pcap_dir is empty (NULL: no directory)");
 		return RSL_EINVAL;
@@ -338,6 +343,10 @@ static int open_state(struct rsl_runner *r, const struct rsl_runner_options *o,
 	}
 	lua_pushboolean(L, o->strict);
 	lua_setfield(L, -2, "strict");
+	if (o->max_waiting != 0) {
+		lua_pushinteger(L, o->max_waiting > 0 ? o->max_waiting : 0);
+		lua_setfield(L, -2, "max_waiting");
+	}
 	lua_pushboolean(L, o->isolation == RSL_ISOLATE_NAMESPACE);
 	lua_setfield(L, -2, "sandbox");
 	lua_pushinteger(L, (lua_Integer)__atomic_add_fetch(&serial_counter, 1, __ATOMIC_RELAXED));

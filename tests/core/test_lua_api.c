@@ -205,6 +205,10 @@ static void test_api_bad_options(void **state)
 	expect_bad(&o, "time_scale");
 	o.isolation = (enum rsl_isolation)7;
 	expect_bad(&o, "isolation must be");
+	o.max_waiting = -2;
+	expect_bad(&o, "max_waiting must be -1..3000");
+	o.max_waiting = 3001;
+	expect_bad(&o, "got 3001");
 	o.pcap_dir = "";
 	expect_bad(&o, "pcap_dir is empty");
 	assert_int_equal(rsl_runner_new_on_loop(NULL, NULL, &r, err, sizeof err), RSL_EINVAL);
@@ -823,6 +827,51 @@ static void test_api_stop_from_callback(void **state)
 	assert_nothing_left(fds);
 }
 
+/* Run two scenarios that wait 0.5 s each at jobs 1 with max_waiting;
+ * whether their spans (written by each to a file) overlap. */
+static bool waiting_overlap(int max_waiting)
+{
+	struct rsl_runner_options o;
+	struct rsl_runner *r;
+	char err[RSL_ERRLEN], path[] = "/tmp/rstlab-test-spans-XXXXXX", src[1024];
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(src, sizeof src,
+	         "local core = require 'rstlab.core'\n"
+	         "for i = 1, 2 do scenario('waits ' .. i, function(t)\n"
+	         "  local t0 = core.wallclock(); t:sleep(0.5)\n"
+	         "  local f = assert(io.open('%s', 'a'))\n"
+	         "  f:write(string.format('%%.6f %%.6f\\n', t0, core.wallclock())); f:close()\n"
+	         "end) end\n", path);
+	rsl_runner_options_init(&o);
+	o.jobs = 1;
+	o.max_waiting = max_waiting;
+	assert_int_equal(rsl_runner_new(&o, &r, err, sizeof err), RSL_OK);
+	assert_int_equal(rsl_runner_load_string(r, src, "waits.lua"), RSL_OK);
+	assert_int_equal(rsl_runner_run(r, NULL), RSL_OK);
+	assert_int_equal(rsl_runner_tally(r, RSL_STATUS_PASS), 2);
+	rsl_runner_free(r);
+	double s1, e1, s2, e2;
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%lf %lf %lf %lf", &s1, &e1, &s2, &e2), 4);
+	fclose(f);
+	unlink(path);
+	return s1 < e2 && s2 < e1;
+}
+
+/* jobs counts the scenarios that work: two that wait run at once at jobs
+ * 1, unless max_waiting is -1. */
+static void test_api_max_waiting(void **state)
+{
+	int fds = count_fds();
+	(void)state;
+	assert_true(waiting_overlap(0));
+	assert_false(waiting_overlap(-1));
+	assert_nothing_left(fds);
+}
+
 /* Freeing a runner in the middle of a run kills and reaps its children. */
 static void test_api_free_during_run(void **state)
 {
@@ -843,6 +892,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_api_lifecycle),
 		cmocka_unit_test(test_api_bad_options),
+		cmocka_unit_test(test_api_max_waiting),
 		cmocka_unit_test_setup_teardown(test_api_missing_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_api_syntax_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_api_unknown_name, setup, teardown),

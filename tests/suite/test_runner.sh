@@ -222,6 +222,44 @@ unset RSTLAB_TEST_RANDOM RSTLAB_TEST_MARK # (not in the environment of grep belo
 left=$(grep -lz "RSTLAB_TEST_MARK=served-$$" /proc/[0-9]*/environ 2>/dev/null | wc -l)
 [ "$left" -eq 0 ] && ok "no process of the run is left" || bad "$left processes of the run are left"
 
+# ---- -j counts the scenarios that work: one that waits lets the next start ----
+cat >"$TMP/waits.lua" <<'EOS'
+local core = require "rstlab.core"
+local function span(name, fn)
+  local t0 = core.wallclock()
+  fn()
+  local f = assert(io.open(os.getenv("RSTLAB_TEST_SPANS"), "a"))
+  f:write(string.format("%s %.6f %.6f\n", name, t0, core.wallclock()))
+  f:close()
+end
+for i = 1, 2 do
+  scenario("waits " .. i, function(t) span("waits" .. i, function() t:sleep(0.5) end) end)
+end
+for i = 1, 2 do
+  scenario("works " .. i, function(t)
+    span("works" .. i, function() local c = os.clock() repeat until os.clock() - c >= 0.3 end)
+  end)
+end
+EOS
+export RSTLAB_TEST_SPANS=$TMP/spans
+overlap() { # overlap A B: whether the spans of A and B overlap in time
+  awk -v a="$1" -v b="$2" '$1 == a { s1 = $2; e1 = $3 } $1 == b { s2 = $2; e2 = $3 }
+    END { exit !(s1 < e2 && s2 < e1) }' "$TMP/spans"
+}
+run "$RSTLAB" -j 1 "$TMP/waits.lua"
+expect_status 0
+overlap waits1 waits2 && ok "-j 1: two waiting scenarios at once" || bad "-j 1: the waiting scenarios ran one after the other: $(cat "$TMP/spans")"
+overlap works1 works2 && bad "-j 1: two working scenarios at once: $(cat "$TMP/spans")" || ok "-j 1: one working scenario at a time"
+rm -f "$TMP/spans"
+run "$RSTLAB" -j 1 --max-waiting 0 "$TMP/waits.lua"
+expect_status 0
+overlap waits1 waits2 && bad "--max-waiting 0: two scenarios at once: $(cat "$TMP/spans")" || ok "--max-waiting 0: one at a time"
+rm -f "$TMP/spans"
+run "$RSTLAB" --max-waiting -1 "$TMP/waits.lua"
+expect_status 2
+expect_line "--max-waiting needs an integer of 0 or more, got '-1'"
+unset RSTLAB_TEST_SPANS
+
 # A file's last scenario of a single round runs in the server itself (no
 # state of it is needed afterwards: a fork saved); the others run in
 # processes forked from it. With --repeat, every one is forked.
@@ -261,7 +299,9 @@ for i = 1, 6 do
   scenario("slow " .. i, function(t) t:sleep(0.3) end)
 end
 EOS
-timeout 60 "$RSTLAB" -j 1 "$TMP/server_killed.lua" >"$OUT" 2>&1 &
+# (--max-waiting 0: one at a time, so that at 0.7 s the server is between
+# its scenarios, not running the last one itself)
+timeout 60 "$RSTLAB" -j 1 --max-waiting 0 "$TMP/server_killed.lua" >"$OUT" 2>&1 &
 rpid=$!
 sleep 0.7
 runner=$(pgrep -o -P "$rpid")     # (rpid is timeout's)

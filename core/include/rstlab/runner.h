@@ -4,7 +4,7 @@
  *
  * A runner (struct rsl_runner) does what the rstlab program does: it runs
  * each scenario in a forked child process of its own, in a fresh network
- * namespace, at most `jobs` at once, and kills a child that outlives its
+ * namespace, at most `jobs` working at once, and kills a child that outlives its
  * timeout. Results come back as data (status, message, duration, pcap
  * paths, unchecked clauses), never as text to parse. The runner keeps a
  * private Lua state of its own; nothing here needs a Lua header.
@@ -98,6 +98,10 @@ struct rsl_runner_options {
 	                           run. Copied by rsl_runner_new. */
 	bool strict;            /* a check that could not be made fails */
 	enum rsl_isolation isolation;
+	int max_waiting;        /* scenarios that wait (kernel timers, peers)
+	                           beside the `jobs` that work, 0..3000;
+	                           0: 3 x jobs; -1: none, exactly `jobs` at
+	                           once */
 };
 
 /* Fill o with the defaults (all zero: see each field). */

@@ -107,33 +107,29 @@ function M.start(r, name, on_result, on_done)
   -- to make or remove here); the kernel's BTF read here, once.
   reason.prepare()
   r.busy, r.state = true, state
-  local next_i, workers, ended, broke = 1, 0, false, nil
+  local scheduled, ended, broke = false, false, nil
   local function check_end()
-    if ended or workers > 0 or (state.reaping or 0) > 0 then return end
+    if ended or not scheduled or (state.reaping or 0) > 0 then return end
     ended = true
     if not o.pcap_dir then os.remove(pcap_dir) end
     r.busy, r.state = false, nil
     on_done(broke)
   end
   state.on_reaped = check_end
-  local function worker(k)
+  pool.schedule(state, work, o.jobs, o.max_waiting or pool.waiting(o.jobs), function(w, _, k)
     local ok, err = xpcall(function()
-      while next_i <= #work and not state.interrupted do
-        local w = work[next_i]
-        next_i = next_i + 1
-        state.slots[k] = w.s.file .. ": " .. w.s.name
-        local job, deadline = run.job(w.s, o)
-        job.source = w.s.source
-        job.no_sandbox = not o.sandbox
-        job.pcap_path = pcap_dir .. "/" .. w.base
-        job.pcap_always = o.pcap_dir ~= nil
-        job.exiting = true
-        local rec = pool.run_child(state, job, deadline)
-        state.slots[k] = nil
-        if not rec.interrupted then
-          rec.file, rec.name = w.s.file, w.s.name
-          on_result(w.index, rec)
-        end
+      state.slots[k] = w.s.file .. ": " .. w.s.name
+      local job, deadline = run.job(w.s, o)
+      job.source = w.s.source
+      job.no_sandbox = not o.sandbox
+      job.pcap_path = pcap_dir .. "/" .. w.base
+      job.pcap_always = o.pcap_dir ~= nil
+      job.exiting = true
+      local rec = pool.run_child(state, job, deadline)
+      state.slots[k] = nil
+      if not rec.interrupted then
+        rec.file, rec.name = w.s.file, w.s.name
+        on_result(w.index, rec)
       end
     end, debug.traceback)
     if not ok then
@@ -141,13 +137,10 @@ function M.start(r, name, on_result, on_done)
       state.interrupted = "broken"
       for proc in pairs(state.running) do proc:kill() end
     end
-    workers = workers - 1
+  end, function()
+    scheduled = true
     check_end()
-  end
-  for k = 1, math.min(o.jobs, #work) do
-    workers = workers + 1
-    core.spawn(worker, k)
-  end
+  end)
   return #work
 end
 

@@ -34,8 +34,16 @@ local function append(list) return function(o, v) table.insert(o[list], v) end e
 --- flag), help (lines of the usage text), set(o, value, name).
 M.OPTIONS = {
   { short = "-j", long = "--jobs", arg = "N",
-    help = "run N scenarios at once (default: the number of\nprocessors)",
+    help = "run N scenarios working at once (default: the number\nof processors); one that waits (timers, peers)\n"
+      .. "lets the next one start",
     set = function(o, v, n) o.jobs = count(n, v) end },
+  { long = "--max-waiting", arg = "M",
+    help = "at most M waiting scenarios beside the N working\n(default 3 N; 0: exactly N at once)",
+    set = function(o, v, n)
+      local m = math.tointeger(tonumber(v))
+      if not m or m < 0 then usage(n .. " needs an integer of 0 or more, got '" .. v .. "'") end
+      o.max_waiting = m
+    end },
   { long = "--timeout", arg = "SEC", help = "per-scenario timeout (default 30; a script's own wins)",
     set = function(o, v, n) o.timeout = seconds(n, v) end },
   { long = "--time-scale", arg = "F",

@@ -60,6 +60,9 @@ function M.run_child(state, job, deadline, server)
   if not proc then proc, msg = core.fork("rstlab.runner.child", text, job.serve) end
   if not proc then return { status = "error", message = msg } end
   state.running[proc] = true
+  -- (parallel watches this actor's process: is it working or waiting?)
+  local co = coroutine.running()
+  if state.proc_of then state.proc_of[co] = proc end
   local started = core.now()
   local until_ = started + deadline
   local chunks, timed_out = {}, false
@@ -125,25 +128,115 @@ function M.retire(state, server)
   reap_later(state, server)
 end
 
---- parallel(state, items, n, fn): fn(item, i, k) over the items, at most n
---- at once (k: the job slot), each in its own actor of this process.
---- Returns when all are done, or, once state.interrupted or state.stop is
---- set, when the running ones have ended (nothing new starts).
-function M.parallel(state, items, n, fn)
-  local next_i, running = 1, 0
-  local function worker(k)
-    while next_i <= #items and not state.interrupted and not state.stop do
-      local i = next_i
-      next_i = next_i + 1
+--- How a scenario that waits gives its place to the next one.
+---
+--- A scenario process spends most of its life waiting: on kernel timers
+--- (a keepalive, a retransmission, TIME_WAIT), on its peers, on its own
+--- timeouts. -j N bounds the scenarios that work at once; one that has
+--- used less than IDLE_SHARE of a CPU over the last SAMPLE seconds
+--- (/proc/PID/schedstat: the time it ran, to the nanosecond) is waiting,
+--- and no longer counts: the next one starts. It counts again once it
+--- works again. At most N + waiting (M.waiting(N), --max-waiting) run at
+--- once; --max-waiting 0 runs exactly N. The CPU time of programs that a
+--- scenario runs (h:spawn) is not its own: such a scenario may be taken
+--- as waiting while its program works.
+M.SAMPLE = 0.05
+M.IDLE_SHARE = 0.1
+
+--- waiting(n) -> how many waiting scenarios may run beside n working ones
+--- by default: 3 n (each takes a port slice of its own, 200 in all).
+function M.waiting(n)
+  return 3 * n
+end
+
+-- CPU seconds that process pid has run (its one thread), or nil.
+local function cpu_time(pid)
+  local f = io.open("/proc/" .. pid .. "/schedstat", "r")
+  if not f then return nil end
+  local ns = f:read("n")
+  f:close()
+  return ns and ns * 1e-9
+end
+
+--- schedule(state, items, n, waiting, fn, done): fn(item, i, k) over the
+--- items, each in its own actor of this process (k: its job slot, the
+--- smallest free one), at most n working at once and up to `waiting`
+--- more that wait; done() once every job started has ended and no more
+--- will start (all started, or state.interrupted or state.stop set).
+--- Returns at once: the loop runs it. A job's process is the one
+--- run_child records for its actor (state.proc_of).
+function M.schedule(state, items, n, waiting, fn, done)
+  state.proc_of = state.proc_of or setmetatable({}, { __mode = "k" })
+  local next_i, alive, working = 1, 0, 0
+  local jobs = {} -- [k] = { co, proc, waiting, cpu, at }
+  local watching, finished = false, false
+  local fill
+  local function more()
+    return next_i <= #items and not state.interrupted and not state.stop
+  end
+  local function start(i)
+    local k = 1
+    while jobs[k] do k = k + 1 end
+    local job = {}
+    jobs[k] = job
+    alive, working = alive + 1, working + 1
+    core.spawn(function()
+      job.co = coroutine.running()
       fn(items[i], i, k)
+      if not job.waiting then working = working - 1 end
+      alive = alive - 1
+      jobs[k] = nil
+      fill()
+    end)
+  end
+  -- Every SAMPLE seconds while all working places are taken and more
+  -- could start: which jobs wait, which work again.
+  local function watch()
+    watching = true
+    core.spawn(function()
+      while alive > 0 and more() do
+        core.sleep(M.SAMPLE)
+        local now = core.now()
+        for _, job in pairs(jobs) do
+          local proc = job.co and state.proc_of[job.co]
+          local t = proc and cpu_time(proc:pid())
+          if t then
+            if job.cpu and job.proc == proc then
+              local idle = (t - job.cpu) < M.IDLE_SHARE * (now - job.at)
+              if idle and not job.waiting then
+                job.waiting, working = true, working - 1
+              elseif not idle and job.waiting then
+                job.waiting, working = false, working + 1
+              end
+            end
+            job.proc, job.cpu, job.at = proc, t, now
+          end
+        end
+        fill()
+      end
+      watching = false
+    end)
+  end
+  function fill()
+    while more() and working < n and alive < n + waiting do
+      start(next_i)
+      next_i = next_i + 1
     end
-    running = running - 1
+    if waiting > 0 and not watching and working >= n and more() then watch() end
+    if not finished and alive == 0 and not more() then
+      finished = true
+      done()
+    end
   end
-  for k = 1, math.min(n, #items) do
-    running = running + 1
-    core.spawn(worker, k)
-  end
-  while running > 0 or (state.reaping or 0) > 0 do
+  fill()
+end
+
+--- parallel(state, items, n, fn [, waiting]): schedule() on this loop;
+--- returns when it is done and the children it left to reap are reaped.
+function M.parallel(state, items, n, fn, waiting)
+  local over = false
+  M.schedule(state, items, n, waiting or 0, fn, function() over = true end)
+  while not over or (state.reaping or 0) > 0 do
     local fatal = core.step(true)
     if fatal then error(fatal, 0) end
   end

@@ -160,7 +160,7 @@ local function retire_all(state)
 end
 
 --- run(opts [, out]) -> summary table. opts as the command line gives them
---- (paths, jobs, timeout, time_scale, filters, excludes, shard, repeat,
+--- (paths, jobs, max_waiting, timeout, time_scale, filters, excludes, shard, repeat,
 --- until_fail, fail_fast, pcap_dir, verbose, list, and one field per report
 --- format: tap = true, junit = FILE, html = FILE, json = FILE or "-",
 --- json_packets), or a list of paths with
@@ -218,7 +218,7 @@ function M.run(o, out)
   end
 
   local ui = console.new(o, out)
-  local state = { running = {}, slots = {}, servers = {} }
+  local state = { running = {}, slots = {}, servers = {}, proc_of = setmetatable({}, { __mode = "k" }) }
   local summary = { passed = 0, failed = 0, errors = 0, skipped = 0, results = {},
     started = os.time(), hostname = hostname(), attempts = 0, flaky = {}, not_run = {} }
   local uncatch = o.signals and pool.catch_signals(state) or function() end
@@ -364,7 +364,7 @@ function M.run(o, out)
       progress() -- first: the lines below redraw it, never a stale count
       ui.show(r, w.file .. ": " .. w.name, multi and string.format("  [round %d]", round) or "")
       for _, st in ipairs(streams) do st.result(r) end
-    end)
+    end, o.max_waiting or pool.waiting(jobs))
     if o.until_fail and round_failed then break end
   end
   stop_ticker()
