@@ -286,8 +286,8 @@ static int check_options(const struct rsl_runner_options *o, char *err, size_t e
 		                 "RSL_ISOLATE_PROCESS, got %d", (int)o->isolation);
 		return RSL_EINVAL;
 	}
-	if (o->max_waiting < -1 || o->max_waiting > 3000) {
-		rsl_format_error(err, errlen, "max_waiting must be -1..3000 (0: 3 x jobs, -1: "
+	if (o->max_waiting < -1 || o->max_waiting > 150) {
+		rsl_format_error(err, errlen, "max_waiting must be -1..150 (0: 7 x jobs, -1: "
 		                 "none), got %d", o->max_waiting);
 		return RSL_EINVAL;
 	}

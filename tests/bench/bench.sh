@@ -11,7 +11,8 @@
 # scenario alone (--filter), 100 refused-like scenarios in one file at -j 2
 # (capture, connect, RST, an expectation ending in a 0.2 s quiet period,
 # the reason), scripts/keepalive_timeout.lua (3.06 s of kernel timers), and
-# the suite at -j 2. Each figure is the median of RUNS runs.
+# the suite at -j 2 (and with --max-waiting 0, as before waiting scenarios
+# gave their place). Each figure is the median of RUNS runs.
 #
 # Environment: JOBS (default: nproc), EMPTY (empty scenarios, default 100),
 # RUNS (runs of each measurement, the best is printed; default 3),
@@ -105,6 +106,8 @@ printf '  %-62s %7.3f s\n' "100 refused-like scenarios in one file, -j 2" \
 printf '  %-62s %7.3f s\n' "scripts/keepalive_timeout.lua (3.06 s of kernel timers)" \
   "$(median_of "$RSTLAB" scripts/keepalive_timeout.lua)"
 printf '  %-62s %7.3f s\n' "the scenario suite ($SUITE), -j 2" "$(median_of "$RSTLAB" -j 2 "$SUITE")"
+printf '  %-62s %7.3f s\n' "the same, --max-waiting 0 (exactly 2 at once)" \
+  "$(median_of "$RSTLAB" -j 2 --max-waiting 0 "$SUITE")"
 
 # The same cases for packetdrill, when PACKETDRILL names its binary (it is
 # not packaged in Debian: build it from its sources). Each script runs in a

@@ -257,7 +257,7 @@ overlap waits1 waits2 && bad "--max-waiting 0: two scenarios at once: $(cat "$TM
 rm -f "$TMP/spans"
 run "$RSTLAB" --max-waiting -1 "$TMP/waits.lua"
 expect_status 2
-expect_line "--max-waiting needs an integer of 0 or more, got '-1'"
+expect_line "--max-waiting needs an integer from 0 to 150, got '-1'"
 unset RSTLAB_TEST_SPANS
 
 # A file's last scenario of a single round runs in the server itself (no

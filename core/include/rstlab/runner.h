@@ -99,8 +99,9 @@ struct rsl_runner_options {
 	bool strict;            /* a check that could not be made fails */
 	enum rsl_isolation isolation;
 	int max_waiting;        /* scenarios that wait (kernel timers, peers)
-	                           beside the `jobs` that work, 0..3000;
-	                           0: 3 x jobs; -1: none, exactly `jobs` at
+	                           beside the `jobs` that work, 0..150;
+	                           0: 7 x jobs, at most 100; -1: none,
+	                           exactly `jobs` at
 	                           once */
 };
 

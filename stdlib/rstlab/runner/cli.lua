@@ -38,10 +38,10 @@ M.OPTIONS = {
       .. "lets the next one start",
     set = function(o, v, n) o.jobs = count(n, v) end },
   { long = "--max-waiting", arg = "M",
-    help = "at most M waiting scenarios beside the N working\n(default 3 N; 0: exactly N at once)",
+    help = "at most M waiting scenarios beside the N working\n(0..150; default 7 N, at most 100; 0: exactly N at\nonce)",
     set = function(o, v, n)
       local m = math.tointeger(tonumber(v))
-      if not m or m < 0 then usage(n .. " needs an integer of 0 or more, got '" .. v .. "'") end
+      if not m or m < 0 or m > 150 then usage(n .. " needs an integer from 0 to 150, got '" .. v .. "'") end
       o.max_waiting = m
     end },
   { long = "--timeout", arg = "SEC", help = "per-scenario timeout (default 30; a script's own wins)",
