@@ -26,7 +26,7 @@ option(RSTLAB_INSTALL_DEV "Install the C library, headers, pkg-config file and C
 # Requires.private, and what the CMake package looks up again for
 # rstlab::rstlab_static. A library added to rstlab_core or rstlab_lua goes
 # here too (one name), or static consumers miss it (tests/suite/test_install*).
-set(RSTLAB_PKG_PRIVATE libpcap libnl-3.0 libnl-route-3.0 libnl-idiag-3.0 jansson)
+set(RSTLAB_PKG_PRIVATE libnl-3.0 libnl-route-3.0 libnl-idiag-3.0 jansson)
 
 # rstlab_deps::lua and rstlab_deps::libs, the build's own lookups of them.
 include(${CMAKE_CURRENT_LIST_DIR}/rstlabDependencies.cmake)

@@ -115,6 +115,26 @@ RSL_HIDDEN int rsl_btf_params(struct rsl_btf *b, int id, const char **names, int
 
 /* Write text to a file (a sysctl, a uid_map): 0, or -1 with errno. */
 RSL_HIDDEN int rsl_write_text(const char *path, const char *text);
+
+/* The built-in program of the default capture filter, "tcp", for frames
+ * of link type dlt: DLT_EN10MB (from the Ethernet header) or DLT_RAW
+ * (from the IP header). capture.c. */
+struct sock_fprog;
+RSL_HIDDEN const struct sock_fprog *rsl_capture_tcp_filter(int dlt);
+
+/* Load library soname on first use (dl.c): each of names[0..n) into
+ * slots[i]. RSL_OK, or RSL_EUNAVAIL with err naming the library, and the
+ * Debian package that has it, or the missing function. */
+RSL_HIDDEN int rsl_dl_load(const char *soname, const char *package, const char *const *names,
+                           void **slots, size_t n, char *err, size_t errlen);
+/* X-macro helpers for a struct of such functions, each a pointer typed
+ * from its header's prototype (a changed prototype is a compile error):
+ * RSL_DL_FIELD(f) declares one, RSL_DL_NAME(f) is its name, and
+ * RSL_DL_SET(f) sets lib.f from slots[i++] (lib, slots and i in scope). */
+#define RSL_DL_FIELD(f) __typeof__(&f) f;
+#define RSL_DL_NAME(f) #f,
+#define RSL_DL_SET(f) *(void **)&lib.f = slots[i++];
+
 /* Bring lo up in the current network namespace (SIOCSIFFLAGS). */
 RSL_HIDDEN int rsl_lo_up(char *err, size_t errlen);
 

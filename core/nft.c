@@ -9,7 +9,6 @@
  */
 #include "internal.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,47 +18,32 @@
 
 #include <nftables/libnftables.h>
 
-/* libnftables is loaded when a process first makes rules, not linked:
- * with what it pulls in (libnftnl, libmnl, libxtables, libgmp) it added
- * 1 to 1.7 ms to the start of every run, and most scenarios make no
- * fault. A scenario that does pays about 1 ms once. Each function is a
- * pointer of the same name, typed from the header's prototype. */
-#define LIBNFTABLES "libnftables.so.1"
+/* libnftables is loaded when a process first makes rules, not linked
+ * (dl.c): most scenarios make no fault. A scenario that does pays about
+ * 1 ms once. Each function is a pointer of the same name in lib. */
 #define NFT_FUNCTIONS(X)                                                      \
 	X(nft_ctx_new) X(nft_ctx_free) X(nft_ctx_buffer_output)               \
 	X(nft_ctx_buffer_error) X(nft_ctx_output_set_flags)                   \
 	X(nft_run_cmd_from_buffer) X(nft_ctx_get_output_buffer)               \
 	X(nft_ctx_get_error_buffer)
-#define FIELD(f) __typeof__(&f) f;
 static struct {
-	bool loaded;
-	NFT_FUNCTIONS(FIELD)
+	NFT_FUNCTIONS(RSL_DL_FIELD)
 } lib;
-#undef FIELD
 
 static int load_lib(char *err, size_t errlen)
 {
-	if (lib.loaded)
+	static const char *const names[] = { NFT_FUNCTIONS(RSL_DL_NAME) };
+	static bool loaded;
+	void *slots[sizeof names / sizeof names[0]];
+	size_t i = 0;
+	if (loaded)
 		return RSL_OK;
-	/* Never closed: the process may make rules again. */
-	void *h = dlopen(LIBNFTABLES, RTLD_NOW | RTLD_LOCAL);
-	if (h == NULL) {
-		rsl_format_error(err, errlen, "cannot load %s (Debian: apt-get install "
-		                 "libnftables1): %s", LIBNFTABLES, dlerror());
-		return RSL_EUNAVAIL;
-	}
-	const char *missing = NULL;
-#define RESOLVE(f)                                                     \
-	if (missing == NULL && (*(void **)&lib.f = dlsym(h, #f)) == NULL) \
-		missing = #f;
-	NFT_FUNCTIONS(RESOLVE)
-#undef RESOLVE
-	if (missing != NULL) {
-		rsl_format_error(err, errlen, "%s has no %s", LIBNFTABLES, missing);
-		dlclose(h);
-		return RSL_EUNAVAIL;
-	}
-	lib.loaded = true;
+	int rc = rsl_dl_load("libnftables.so.1", "libnftables1", names, slots,
+	                     sizeof names / sizeof names[0], err, errlen);
+	if (rc != RSL_OK)
+		return rc;
+	NFT_FUNCTIONS(RSL_DL_SET)
+	loaded = true;
 	return RSL_OK;
 }
 

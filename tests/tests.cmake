@@ -17,6 +17,11 @@ function(rstlab_c_test src)
     target_link_libraries(${name} PRIVATE rstlab_lua PkgConfig::LUA)
   endif()
   target_link_libraries(${name} PRIVATE rstlab_core PkgConfig::CMOCKA)
+  # The tests that read or write pcap files, or compile filters, with
+  # libpcap itself (rstlab loads it only when it needs it).
+  if(name MATCHES "^test_(capture|decode)$")
+    target_link_libraries(${name} PRIVATE PkgConfig::PCAP)
+  endif()
   add_test(NAME core/${name} COMMAND ${name})
   set_tests_properties(core/${name} PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77)
 endfunction()

@@ -31,6 +31,9 @@
 #include <unistd.h>
 
 #include "rstlab/rstlab.h"
+#include "internal.h"
+
+#include <linux/filter.h>
 
 /* Generous: the packets of these tests cross lo within microseconds; this
  * only bounds a test that would otherwise hang. */
@@ -421,6 +424,84 @@ static void test_capture_precompile(void **state)
 	assert_non_null(strstr(rsl_capture_error(fx->cap), "bad capture filter \"tcpp\""));
 }
 
+/* A frame for the filter comparison: an Ethernet header (ethertype et)
+ * when eth, then an IP header of version ver whose protocol / next header
+ * is proto; for IPv6 with proto 44, a fragment header whose next header
+ * is next. Cut to len bytes when len > 0. Returns its length. */
+static size_t frame(uint8_t *buf, bool eth, uint16_t et, int ver, int proto, int next,
+                    size_t len)
+{
+	size_t n = 0;
+	memset(buf, 0, 128);
+	if (eth) {
+		buf[12] = (uint8_t)(et >> 8);
+		buf[13] = (uint8_t)et;
+		n = 14;
+	}
+	if (ver == 4) {
+		buf[n] = 0x45;
+		buf[n + 9] = (uint8_t)proto;
+		n += 20 + 20;
+	} else if (ver == 6) {
+		buf[n] = 0x60;
+		buf[n + 6] = (uint8_t)proto;
+		if (proto == 44)
+			buf[n + 40] = (uint8_t)next;
+		n += 40 + 8 + 20;
+	}
+	return len > 0 && len < n ? len : n;
+}
+
+/* The built-in "tcp" filter keeps exactly the frames libpcap's own keeps,
+ * with the same length, on Ethernet and on raw IP (the cooked sockets of
+ * "any"): TCP over IPv4 and IPv6 (after a fragment header too), and not
+ * UDP, ICMP, ARP, a VLAN tag, another header first, or a cut frame. */
+static void test_capture_builtin_tcp_filter(void **state)
+{
+	/* tcp: whether it is TCP on Ethernet, and as raw IP (no ethertype;
+	 * a frame cut short of the Ethernet filter's bytes still has them) */
+	static const struct {
+		uint16_t et; int ver, proto, next; size_t len; bool tcp[2];
+	} cases[] = {
+		{ 0x0800, 4, 6, 0, 0, { true, true } },     { 0x0800, 4, 17, 0, 0, { false, false } },
+		{ 0x0800, 4, 1, 0, 0, { false, false } },   { 0x86dd, 6, 6, 0, 0, { true, true } },
+		{ 0x86dd, 6, 17, 0, 0, { false, false } },  { 0x86dd, 6, 44, 6, 0, { true, true } },
+		{ 0x86dd, 6, 44, 17, 0, { false, false } }, { 0x86dd, 6, 0, 6, 0, { false, false } },
+		{ 0x0806, 0, 0, 0, 0, { false, false } },   { 0x8100, 4, 6, 0, 0, { false, true } },
+		{ 0x0800, 6, 6, 0, 0, { false, true } },    { 0x86dd, 4, 6, 0, 0, { false, true } },
+		{ 0x0800, 4, 6, 0, 20, { false, true } },   { 0x86dd, 6, 44, 6, 50, { false, true } },
+		{ 0x0800, 4, 6, 0, 10, { false, true } },   { 0x86dd, 6, 44, 6, 40, { false, false } },
+	};
+	(void)state;
+	for (int raw = 0; raw < 2; raw++) {
+		int dlt = raw ? DLT_RAW : DLT_EN10MB;
+		pcap_t *dead = pcap_open_dead(dlt, 65535);
+		struct bpf_program theirs;
+		assert_non_null(dead);
+		assert_int_equal(pcap_compile(dead, &theirs, "tcp", 1, PCAP_NETMASK_UNKNOWN), 0);
+		const struct sock_fprog *ours = rsl_capture_tcp_filter(dlt);
+		/* the kernel's instruction layout is libpcap's (code, jt, jf, k) */
+		const struct bpf_insn *mine = (const struct bpf_insn *)ours->filter;
+		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+			uint8_t buf[128];
+			if (raw && cases[i].ver == 0)
+				continue; /* (not IP at all) */
+			size_t n = frame(buf, !raw, cases[i].et, cases[i].ver, cases[i].proto,
+			                 cases[i].next, cases[i].len);
+			u_int want = bpf_filter(theirs.bf_insns, buf, (u_int)n, (u_int)n);
+			u_int got = bpf_filter(mine, buf, (u_int)n, (u_int)n);
+			if (got != want)
+				fail_msg("%s case %zu: ours %u, libpcap's %u", raw ? "raw" : "ethernet", i,
+				         got, want);
+			if ((want != 0) != cases[i].tcp[raw])
+				fail_msg("%s case %zu: libpcap's filter said %u", raw ? "raw" : "ethernet",
+				         i, want);
+		}
+		pcap_freecode(&theirs);
+		pcap_close(dead);
+	}
+}
+
 /* A TCP header with a data offset of 4, sent through a raw socket. */
 static void test_capture_malformed_counted(void **state)
 {
@@ -791,6 +872,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_capture_no_such_interface, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_filter_and_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_precompile, setup, teardown),
+		cmocka_unit_test(test_capture_builtin_tcp_filter),
 		cmocka_unit_test_setup_teardown(test_capture_malformed_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_write_reads_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_write_bad_path, setup, teardown),

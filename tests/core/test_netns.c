@@ -356,6 +356,25 @@ static void test_nft_loaded_on_first_use(void **state)
 	rsl_nft_close(n);
 }
 
+/* libpcap too (core/capture.c): a capture with the default filter,
+ * "tcp", is built in and loads nothing; the first filter of a caller's
+ * own loads libpcap to compile it. (Before any such filter in main.) */
+static void test_pcap_loaded_on_first_use(void **state)
+{
+	struct rsl_loop *loop = rsl_loop_new();
+	assert_non_null(loop);
+	struct rsl_capture *cap = rsl_capture_new(loop, NULL, NULL);
+	assert_non_null(cap);
+	assert_false(mapped("/libpcap.so"));
+	assert_int_equal(rsl_capture_add(cap, "lo", NULL, NULL), RSL_OK);
+	assert_int_equal(rsl_capture_add(cap, "lo", "tcp", "again"), RSL_OK);
+	assert_false(mapped("/libpcap.so"));
+	assert_int_equal(rsl_capture_add(cap, "lo", "tcp port 7", "own"), RSL_OK);
+	assert_true(mapped("/libpcap.so"));
+	rsl_capture_free(cap);
+	rsl_loop_free(loop);
+}
+
 static void test_nft_rules_stay_in_their_namespace(void **state)
 {
 	int a, b;
@@ -528,6 +547,7 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nft_loaded_on_first_use),
+		cmocka_unit_test(test_pcap_loaded_on_first_use),
 		cmocka_unit_test(test_netns_new_host_is_apart),
 		cmocka_unit_test(test_netns_private_ehash),
 		cmocka_unit_test(test_netns_enter_leave_restores),
