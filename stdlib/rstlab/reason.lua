@@ -199,7 +199,23 @@ function Reasons:of(c, pkt)
     -- (an event lost while we waited could have been this RST's)
     lost = lost_events()
     if lost then return nil, lost end
-    if near == 0 then return "none" end
+    if near == 0 then
+      -- "none" says no kernel of the scenario made this RST. Its kernels
+      -- count what they send: each RST its TCP sends moves its host's
+      -- Tcp.OutRsts, and announces a tcp_send_reset event. More RSTs
+      -- counted than events read means an event did not come (seen: a
+      -- keepalive RST, its program on the tracepoint, nothing lost, and
+      -- the program never ran for it), and this RST may be that one.
+      local sent, why = self:kernel_rsts()
+      if not sent then return nil, "whether a kernel made this RST cannot be told: " .. why end
+      local seen = #self.events + core.trace_lost()
+      if sent > seen then
+        return nil, string.format("no tcp_send_reset event came for this RST, but the scenario's "
+          .. "hosts counted %d RST%s sent (Tcp.OutRsts) for %d event%s: it may be a kernel's whose "
+          .. "event did not come", sent, sent == 1 and "" or "s", seen, seen == 1 and "" or "s")
+      end
+      return "none"
+    end
     return nil, string.format("a tcp_send_reset event for %s > %s came %g s or less from this RST, "
       .. "too far to pair with it, too near to rule it out", pkt.src, pkt.dst, M.NONE_WINDOW)
   end
@@ -224,6 +240,20 @@ function Reasons:of(c, pkt)
   end
   e.paired = true
   return e.reason
+end
+
+--- r:count_sent(fn): fn() -> the RSTs the scenario's kernels sent so far
+--- (the sum of its hosts' Tcp.OutRsts), or nil, why. Without it, no RST
+--- is "none".
+function Reasons:count_sent(fn)
+  self.sent_fn = fn
+end
+
+function Reasons:kernel_rsts()
+  if not self.sent_fn then return nil, "nothing counts the RSTs the kernels sent" end
+  local ok, n, why = pcall(self.sent_fn)
+  if not ok then return nil, tostring(n) end
+  return n, why
 end
 
 --- r:why_none(pkt) -> text: for a RST that r:of called "none", what this

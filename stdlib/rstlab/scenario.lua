@@ -275,6 +275,18 @@ function M.run(decl, opts)
   }, T)
   t.host = host.new(t, core.host_self("host"), "host")
   t.hosts[1] = t.host
+  -- What the scenario's kernels sent, for a RST whose reason reads "none"
+  -- (every host of a scenario is a namespace of its own, its counters
+  -- from 0; a scenario in the caller's namespace counts the caller's).
+  t.reasons:count_sent(function()
+    local n = 0
+    for _, h in ipairs(t.hosts) do
+      local c, msg = h:counters()
+      if not c then return nil, "the counters of host " .. h.name .. ": " .. tostring(msg) end
+      n = n + c["Tcp.OutRsts"]
+    end
+    return n
+  end)
   local timeout = (decl.opts.timeout or opts.timeout or 30) * scale
   -- An actor that never waits keeps the loop (and the timeout below) from
   -- running: the watchdog interrupts it where it runs.

@@ -37,6 +37,16 @@ mutant tests/reasons/borrowed.lua 's/S > C  \[R\]    reason none/S > C  [R]    r
 # ... and what the scenario's events held: the dropped RST's, seconds before.
 expect_line 'for this RST \(1 event read in this scenario, 0 lost; the nearest with its addresses: [0-9.:]+ > [0-9.:]+ -[0-9.]+ s \(TCP_STATE\); its program is on the tracepoint\)'
 
+# "none" only when the kernels' count of RSTs sent (Tcp.OutRsts) has an
+# event for each: one kernel RST here has none (its ports are outside the
+# slice), so the middlebox's RST cannot be called "none".
+run "$RSTLAB" tests/reasons/unseen.lua
+expect_status 0
+expect_line '^PASS .*reason none is unchecked .*\[1 unchecked\]$'
+expect_line 'line 7: reason none unchecked: no tcp_send_reset event came for this RST, but the scenario.s hosts counted 1 RST sent \(Tcp.OutRsts\) for 0 events'
+run "$RSTLAB" --strict tests/reasons/unseen.lua
+expect_status 1
+
 # A kernel's own RST is not "none".
 mutant scripts/linger0.lua 's/reason TCP_STATE/reason none/' \
   'expected reason none, kernel said TCP_STATE'
