@@ -55,25 +55,20 @@
 	X(pcap_compile) X(pcap_freecode) X(pcap_geterr) X(pcap_close)          \
 	X(pcap_dump_open) X(pcap_dump) X(pcap_dump_flush) X(pcap_dump_close)  \
 	X(pcap_datalink_val_to_name)
-static struct {
-	PCAP_FUNCTIONS(RSL_DL_FIELD)
+static union {
+	struct {
+		PCAP_FUNCTIONS(RSL_DL_FIELD)
+	} fn;
+	void *slot[0 PCAP_FUNCTIONS(RSL_DL_ONE)];
 } lib;
+_Static_assert(sizeof lib.fn == sizeof lib.slot, "a function pointer is a slot");
 
 static int load_pcap(char *err, size_t errlen)
 {
 	static const char *const names[] = { PCAP_FUNCTIONS(RSL_DL_NAME) };
 	static bool loaded;
-	void *slots[sizeof names / sizeof names[0]];
-	size_t i = 0;
-	if (loaded)
-		return RSL_OK;
-	int rc = rsl_dl_load("libpcap.so.0.8", "libpcap0.8", names, slots,
-	                     sizeof names / sizeof names[0], err, errlen);
-	if (rc != RSL_OK)
-		return rc;
-	PCAP_FUNCTIONS(RSL_DL_SET)
-	loaded = true;
-	return RSL_OK;
+	return rsl_dl_load(&loaded, "libpcap.so.0.8", "libpcap0.8", names, lib.slot,
+	                   sizeof lib.slot / sizeof lib.slot[0], err, errlen);
 }
 /* What the kernel may hold for each interface between two drains
  * (rsl_capture_set_buffer): a limit on the packets' memory in the socket's
@@ -530,18 +525,18 @@ static const struct sock_fprog *compile(int dlt, const char *filter, char *err, 
 			return &c->prog;
 	if (load_pcap(err, errlen) != RSL_OK)
 		return NULL;
-	dead = lib.pcap_open_dead(dlt, SNAPLEN);
+	dead = lib.fn.pcap_open_dead(dlt, SNAPLEN);
 	if (dead == NULL) {
 		rsl_format_error(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (lib.pcap_compile(dead, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+	if (lib.fn.pcap_compile(dead, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
 		rsl_format_error(err, errlen, "bad capture filter \"%s\": %s", filter,
-		                 lib.pcap_geterr(dead));
-		lib.pcap_close(dead);
+		                 lib.fn.pcap_geterr(dead));
+		lib.fn.pcap_close(dead);
 		return NULL;
 	}
-	lib.pcap_close(dead);
+	lib.fn.pcap_close(dead);
 	c = calloc(1, sizeof *c);
 	if (c != NULL) {
 		c->text = strdup(filter);
@@ -553,7 +548,7 @@ static const struct sock_fprog *compile(int dlt, const char *filter, char *err, 
 			free(c->prog.filter);
 		}
 		free(c);
-		lib.pcap_freecode(&prog);
+		lib.fn.pcap_freecode(&prog);
 		rsl_format_error(err, errlen, "out of memory");
 		return NULL;
 	}
@@ -562,7 +557,7 @@ static const struct sock_fprog *compile(int dlt, const char *filter, char *err, 
 	 * and struct sock_filter are both code, jt, jf, k) */
 	memcpy(c->prog.filter, prog.bf_insns, prog.bf_len * sizeof *c->prog.filter);
 	c->prog.len = (unsigned short)(prog.bf_len > BPF_MAXINSNS ? 0 : prog.bf_len);
-	lib.pcap_freecode(&prog);
+	lib.fn.pcap_freecode(&prog);
 	c->next = compiled;
 	compiled = c;
 	return &c->prog;
@@ -936,38 +931,38 @@ int rsl_capture_write(struct rsl_capture *cap, const char *path)
 		} else if (cap->handles[i]->linktype != linktype) {
 			rsl_set_error(cap->err,
 			              "cannot write one pcap file: %s has link type %s, %s has %s",
-			              cap->handles[0]->label, lib.pcap_datalink_val_to_name(linktype),
+			              cap->handles[0]->label, lib.fn.pcap_datalink_val_to_name(linktype),
 			              cap->handles[i]->label,
-			              lib.pcap_datalink_val_to_name(cap->handles[i]->linktype));
+			              lib.fn.pcap_datalink_val_to_name(cap->handles[i]->linktype));
 			return RSL_EINVAL;
 		}
 	}
-	dead = lib.pcap_open_dead_with_tstamp_precision(linktype, SNAPLEN,
+	dead = lib.fn.pcap_open_dead_with_tstamp_precision(linktype, SNAPLEN,
 	                                            PCAP_TSTAMP_PRECISION_NANO);
 	if (dead == NULL) {
 		rsl_set_error(cap->err, "pcap_open_dead failed");
 		goto out;
 	}
-	dump = lib.pcap_dump_open(dead, path);
+	dump = lib.fn.pcap_dump_open(dead, path);
 	if (dump == NULL) {
-		rsl_set_error(cap->err, "%s", lib.pcap_geterr(dead));
+		rsl_set_error(cap->err, "%s", lib.fn.pcap_geterr(dead));
 		goto out;
 	}
 	for (i = 0; i < cap->count; i++) {
 		const struct stored *s = slot(cap, i);
 
-		lib.pcap_dump((u_char *)dump, &s->hdr, s->raw);
+		lib.fn.pcap_dump((u_char *)dump, &s->hdr, s->raw);
 	}
-	if (lib.pcap_dump_flush(dump) != 0) {
+	if (lib.fn.pcap_dump_flush(dump) != 0) {
 		rsl_set_error(cap->err, "%s: write failed", path);
 		goto out;
 	}
 	rc = RSL_OK;
 out:
 	if (dump)
-		lib.pcap_dump_close(dump);
+		lib.fn.pcap_dump_close(dump);
 	if (dead)
-		lib.pcap_close(dead);
+		lib.fn.pcap_close(dead);
 	return rc;
 }
 

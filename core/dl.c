@@ -14,11 +14,12 @@
 #include <dlfcn.h>
 #include <stdio.h>
 
-int rsl_dl_load(const char *soname, const char *package, const char *const *names,
-                void **slots, size_t n, char *err, size_t errlen)
+int rsl_dl_load(bool *loaded, const char *soname, const char *package,
+                const char *const *names, void **slots, size_t n, char *err, size_t errlen)
 {
-	/* Never closed: the process may need it again (and dlopen counts
-	 * references, so a second load of the same library is cheap). */
+	if (*loaded)
+		return RSL_OK;
+	/* Never closed: the process may need it again. */
 	void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
 	if (h == NULL) {
 		rsl_format_error(err, errlen, "cannot load %s (Debian: apt-get install %s): %s",
@@ -33,5 +34,6 @@ int rsl_dl_load(const char *soname, const char *package, const char *const *name
 			return RSL_EUNAVAIL;
 		}
 	}
+	*loaded = true;
 	return RSL_OK;
 }

@@ -122,18 +122,20 @@ RSL_HIDDEN int rsl_write_text(const char *path, const char *text);
 struct sock_fprog;
 RSL_HIDDEN const struct sock_fprog *rsl_capture_tcp_filter(int dlt);
 
-/* Load library soname on first use (dl.c): each of names[0..n) into
- * slots[i]. RSL_OK, or RSL_EUNAVAIL with err naming the library, and the
- * Debian package that has it, or the missing function. */
-RSL_HIDDEN int rsl_dl_load(const char *soname, const char *package, const char *const *names,
-                           void **slots, size_t n, char *err, size_t errlen);
-/* X-macro helpers for a struct of such functions, each a pointer typed
- * from its header's prototype (a changed prototype is a compile error):
- * RSL_DL_FIELD(f) declares one, RSL_DL_NAME(f) is its name, and
- * RSL_DL_SET(f) sets lib.f from slots[i++] (lib, slots and i in scope). */
+/* Load library soname once per process, on first use (dl.c): each of
+ * names[0..n) into slots[i]; *loaded says it was. RSL_OK, or RSL_EUNAVAIL
+ * with err naming the library, and the Debian package that has it, or the
+ * missing function. A module keeps its functions in a union of their
+ * slots and a struct of pointers typed from the header's prototypes (a
+ * changed prototype is a compile error), from one X-macro list:
+ *   static union { struct { LIST(RSL_DL_FIELD) } fn; void *slot[0 LIST(RSL_DL_ONE)]; } lib;
+ *   static const char *const names[] = { LIST(RSL_DL_NAME) };        */
+RSL_HIDDEN int rsl_dl_load(bool *loaded, const char *soname, const char *package,
+                           const char *const *names, void **slots, size_t n, char *err,
+                           size_t errlen);
 #define RSL_DL_FIELD(f) __typeof__(&f) f;
 #define RSL_DL_NAME(f) #f,
-#define RSL_DL_SET(f) *(void **)&lib.f = slots[i++];
+#define RSL_DL_ONE(f) +1
 
 /* Bring lo up in the current network namespace (SIOCSIFFLAGS). */
 RSL_HIDDEN int rsl_lo_up(char *err, size_t errlen);

@@ -20,31 +20,26 @@
 
 /* libnftables is loaded when a process first makes rules, not linked
  * (dl.c): most scenarios make no fault. A scenario that does pays about
- * 1 ms once. Each function is a pointer of the same name in lib. */
+ * 1 ms once. Each function is a pointer of the same name in lib.fn. */
 #define NFT_FUNCTIONS(X)                                                      \
 	X(nft_ctx_new) X(nft_ctx_free) X(nft_ctx_buffer_output)               \
 	X(nft_ctx_buffer_error) X(nft_ctx_output_set_flags)                   \
 	X(nft_run_cmd_from_buffer) X(nft_ctx_get_output_buffer)               \
 	X(nft_ctx_get_error_buffer)
-static struct {
-	NFT_FUNCTIONS(RSL_DL_FIELD)
+static union {
+	struct {
+		NFT_FUNCTIONS(RSL_DL_FIELD)
+	} fn;
+	void *slot[0 NFT_FUNCTIONS(RSL_DL_ONE)];
 } lib;
+_Static_assert(sizeof lib.fn == sizeof lib.slot, "a function pointer is a slot");
 
 static int load_lib(char *err, size_t errlen)
 {
 	static const char *const names[] = { NFT_FUNCTIONS(RSL_DL_NAME) };
 	static bool loaded;
-	void *slots[sizeof names / sizeof names[0]];
-	size_t i = 0;
-	if (loaded)
-		return RSL_OK;
-	int rc = rsl_dl_load("libnftables.so.1", "libnftables1", names, slots,
-	                     sizeof names / sizeof names[0], err, errlen);
-	if (rc != RSL_OK)
-		return rc;
-	NFT_FUNCTIONS(RSL_DL_SET)
-	loaded = true;
-	return RSL_OK;
+	return rsl_dl_load(&loaded, "libnftables.so.1", "libnftables1", names, lib.slot,
+	                   sizeof lib.slot / sizeof lib.slot[0], err, errlen);
 }
 
 struct rsl_nft {
@@ -81,19 +76,19 @@ int rsl_nft_open(int nsfd, struct rsl_nft **out, char *err, size_t errlen)
 		rsl_nft_close(n);
 		return RSL_ESYS;
 	}
-	n->ctx = lib.nft_ctx_new(NFT_CTX_DEFAULT);
+	n->ctx = lib.fn.nft_ctx_new(NFT_CTX_DEFAULT);
 	if (rsl_netns_leave(saved, err, errlen) != RSL_OK) {
 		rsl_nft_close(n);
 		return RSL_ESYS;
 	}
-	if (n->ctx == NULL || lib.nft_ctx_buffer_output(n->ctx) != 0 ||
-	    lib.nft_ctx_buffer_error(n->ctx) != 0) {
+	if (n->ctx == NULL || lib.fn.nft_ctx_buffer_output(n->ctx) != 0 ||
+	    lib.fn.nft_ctx_buffer_error(n->ctx) != 0) {
 		rsl_format_error(err, errlen, "cannot create an nftables context");
 		rsl_nft_close(n);
 		return RSL_ESYS;
 	}
 	/* Echo what was added, with its handle, so a rule can be deleted. */
-	lib.nft_ctx_output_set_flags(n->ctx, NFT_CTX_OUTPUT_HANDLE | NFT_CTX_OUTPUT_ECHO);
+	lib.fn.nft_ctx_output_set_flags(n->ctx, NFT_CTX_OUTPUT_HANDLE | NFT_CTX_OUTPUT_ECHO);
 	*out = n;
 	return RSL_OK;
 }
@@ -107,9 +102,9 @@ int rsl_nft_run(struct rsl_nft *n, const char *cmds)
 	n->err[0] = '\0';
 	if (rsl_netns_enter(n->nsfd, &saved, n->err, sizeof n->err) != RSL_OK)
 		return RSL_ESYS;
-	rc = lib.nft_run_cmd_from_buffer(n->ctx, cmds);
-	const char *o = lib.nft_ctx_get_output_buffer(n->ctx);
-	const char *e = lib.nft_ctx_get_error_buffer(n->ctx);
+	rc = lib.fn.nft_run_cmd_from_buffer(n->ctx, cmds);
+	const char *o = lib.fn.nft_ctx_get_output_buffer(n->ctx);
+	const char *e = lib.fn.nft_ctx_get_error_buffer(n->ctx);
 	n->output = strdup(o ? o : "");
 	if (rc != 0) {
 		/* nft's own text: the command, a caret under the culprit */
@@ -142,7 +137,7 @@ void rsl_nft_close(struct rsl_nft *n)
 	if (n == NULL)
 		return;
 	if (n->ctx)
-		lib.nft_ctx_free(n->ctx);
+		lib.fn.nft_ctx_free(n->ctx);
 	if (n->nsfd >= 0)
 		close(n->nsfd);
 	free(n->output);
