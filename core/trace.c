@@ -97,6 +97,7 @@ enum {
 	MAP_ENTRIES = MAP_DROPS + RSL_TRACE_DROP_LOG
 };
 #define DROP_LOG RSL_TRACE_DROP_LOG
+_Static_assert((DROP_LOG & (DROP_LOG - 1)) == 0, "the drop log is indexed by a mask");
 
 struct layout {
 	unsigned rec_end;               /* bytes of the record that are copied */
