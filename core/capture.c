@@ -509,10 +509,13 @@ struct compiled {
 };
 static struct compiled *compiled;
 
-/* The kernel's form of filter for frames of link type dlt: from this
- * process's memo, or compiled by libpcap and kept. NULL with err set when
- * it does not compile (or out of memory). */
-static const struct sock_fprog *compile(int dlt, const char *filter, char *err, size_t errlen)
+/* The kernel's form of filter for frames of link type dlt: built in
+ * ("tcp"), from this process's memo, or compiled by libpcap and kept.
+ * NULL with err set and *rc the code when it does not compile
+ * (RSL_EINVAL), libpcap cannot be loaded (RSL_EUNAVAIL) or memory ran out
+ * (RSL_ESYS). */
+static const struct sock_fprog *compile(int dlt, const char *filter, int *rc, char *err,
+                                        size_t errlen)
 {
 	struct compiled *c;
 	struct bpf_program prog;
@@ -523,14 +526,17 @@ static const struct sock_fprog *compile(int dlt, const char *filter, char *err, 
 	for (c = compiled; c != NULL; c = c->next)
 		if (c->dlt == dlt && strcmp(c->text, filter) == 0)
 			return &c->prog;
-	if (load_pcap(err, errlen) != RSL_OK)
+	*rc = load_pcap(err, errlen);
+	if (*rc != RSL_OK)
 		return NULL;
+	*rc = RSL_ESYS;
 	dead = lib.fn.pcap_open_dead(dlt, SNAPLEN);
 	if (dead == NULL) {
 		rsl_format_error(err, errlen, "out of memory");
 		return NULL;
 	}
 	if (lib.fn.pcap_compile(dead, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		*rc = RSL_EINVAL;
 		rsl_format_error(err, errlen, "bad capture filter \"%s\": %s", filter,
 		                 lib.fn.pcap_geterr(dead));
 		lib.fn.pcap_close(dead);
@@ -573,10 +579,12 @@ static int filter_dlt(const struct cap_handle *h)
 
 static int set_filter(struct rsl_capture *cap, struct cap_handle *h, const char *filter)
 {
-	const struct sock_fprog *prog = compile(filter_dlt(h), filter, cap->err, sizeof cap->err);
+	int rc;
+	const struct sock_fprog *prog = compile(filter_dlt(h), filter, &rc, cap->err,
+	                                        sizeof cap->err);
 
 	if (prog == NULL)
-		return RSL_EINVAL;
+		return rc;
 	if (prog->len == 0 ||
 	    setsockopt(h->fd, SOL_SOCKET, SO_ATTACH_FILTER, prog, sizeof *prog) < 0) {
 		rsl_set_error(cap->err, "%s: cannot set filter \"%s\": %s", h->label, filter,
@@ -588,7 +596,8 @@ static int set_filter(struct rsl_capture *cap, struct cap_handle *h, const char 
 
 int rsl_capture_precompile(const char *filter, char *err, size_t errlen)
 {
-	return compile(DLT_EN10MB, filter ? filter : "tcp", err, errlen) ? RSL_OK : RSL_EINVAL;
+	int rc;
+	return compile(DLT_EN10MB, filter ? filter : "tcp", &rc, err, errlen) ? RSL_OK : rc;
 }
 
 /* The receive queue's limit: as asked with CAP_NET_ADMIN (root), else as

@@ -326,7 +326,9 @@ RSL_API struct rsl_capture *rsl_capture_new(struct rsl_loop *loop,
  * packet once, as received); "any" and other kinds give cooked frames
  * (DLT_LINUX_SLL2), their filter applied from the IP header on. Errors:
  * RSL_EINVAL for no such interface or a bad filter, RSL_ESYS for one that
- * is down or a socket the kernel refused. The first capture of a process
+ * is down or a socket the kernel refused, RSL_EUNAVAIL when a filter other
+ * than "tcp" (built in) needs libpcap to compile it and libpcap.so.0.8
+ * cannot be loaded (it is loaded then, not at start). The first capture of a process
  * switches the kernel's packet timestamps on for the process's life and
  * waits until packets carry them (at most 2 s; RSL_ESYS after that): a
  * packet without a stamp would have no time. To see that, it sends
@@ -367,7 +369,8 @@ RSL_API uint64_t rsl_capture_dropped(struct rsl_capture *cap);
  * CAP_NET_ADMIN the limit is as asked, otherwise net.core.rmem_max bounds
  * it. RSL_OK, or RSL_EINVAL out of range. */
 RSL_API int rsl_capture_set_buffer(struct rsl_capture *cap, size_t bytes);
-/* Write every stored packet, raw, as a pcap file. */
+/* Write every stored packet, raw, as a pcap file (through libpcap, loaded
+ * at the first file written: RSL_EUNAVAIL when it cannot be). */
 RSL_API int rsl_capture_write(struct rsl_capture *cap, const char *path);
 /* Stop capturing (idempotent); the stored packets stay readable. */
 RSL_API void rsl_capture_close(struct rsl_capture *cap);
@@ -379,12 +382,13 @@ RSL_API void rsl_capture_close(struct rsl_capture *cap);
  * (1 to 4 ms a capture measured here); with one held here, a capture's
  * open and close only count. RSL_OK, or RSL_ESYS. */
 RSL_API int rsl_capture_hold_timestamps(void);
-/* For the same processes: compile filter (NULL: "tcp") now, for the
- * Ethernet frames of lo and veth interfaces, and keep it; a capture this
- * process or a child forked later adds with the same filter takes it as
- * compiled (every filter a process compiles is kept so). Compiling costs
- * about 0.9 ms in each forked child otherwise. RSL_OK, or RSL_EINVAL with
- * the reason in err. */
+/* For the same processes: compile filter (NULL: "tcp", which is built in
+ * and needs nothing) now, for the Ethernet frames of lo and veth
+ * interfaces, and keep it; a capture this process or a child forked later
+ * adds with the same filter takes it as compiled (every filter a process
+ * compiles is kept so). Compiling costs about 0.9 ms in each forked child
+ * otherwise. RSL_OK, or RSL_EINVAL with the reason in err (RSL_EUNAVAIL
+ * when libpcap cannot be loaded). */
 RSL_API int rsl_capture_precompile(const char *filter, char *err, size_t errlen);
 RSL_API void rsl_capture_free(struct rsl_capture *cap);
 /* The last failure's message; owned by cap, valid until its next call. */
