@@ -34,14 +34,25 @@ TMP=$(mktemp -d /tmp/rstlab-bench.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 export TMPDIR=$TMP
 
+# one_run CMD...: run it once and print its wall time in seconds. A run
+# that fails says so on stderr, with what it printed besides its PASS
+# lines: a figure with such a run in it is not a clean one.
+one_run() {
+  local t0 t1 rc=0
+  t0=$EPOCHREALTIME
+  "$@" >"$TMP/out" 2>&1 || rc=$?
+  t1=$EPOCHREALTIME
+  if [ "$rc" -ne 0 ]; then
+    { echo "bench: a run failed (exit $rc): $*"; grep -v '^PASS' "$TMP/out" | head -40; } >&2
+  fi
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f\n", b - a }'
+}
+
 # best_of CMD...: the smallest wall time of RUNS runs, in seconds.
 best_of() {
-  local best="" t0 t1 dt
+  local best="" dt
   for _ in $(seq "$RUNS"); do
-    t0=$EPOCHREALTIME
-    "$@" >"$TMP/out" 2>&1 || true
-    t1=$EPOCHREALTIME
-    dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
+    dt=$(one_run "$@")
     if [ -z "$best" ] || awk -v d="$dt" -v b="$best" 'BEGIN { exit !(d < b) }'; then best=$dt; fi
   done
   echo "$best"
@@ -68,12 +79,8 @@ printf '  fixed cost per scenario, -j %-2d         %7s ms  (%d empty scenarios i
 
 # median_of CMD...: the median wall time of RUNS runs, in seconds.
 median_of() {
-  local t0 t1
   for _ in $(seq "$RUNS"); do
-    t0=$EPOCHREALTIME
-    "$@" >"$TMP/out" 2>&1 || true
-    t1=$EPOCHREALTIME
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f\n", b - a }'
+    one_run "$@"
   done | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
