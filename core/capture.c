@@ -48,7 +48,7 @@
 
 /* libpcap, loaded on first use (dl.c): it compiles the filters a script
  * gives and writes the pcap files of failing scenarios. The default
- * filter, "tcp", is built in (TCP_FILTER): a run that captures with it
+ * filter, "tcp", is built in (rsl_capture_tcp_filter): a run that captures with it
  * and passes never loads libpcap. */
 #define PCAP_FUNCTIONS(X)                                                     \
 	X(pcap_open_dead) X(pcap_open_dead_with_tstamp_precision)             \
