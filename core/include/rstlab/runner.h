@@ -87,7 +87,7 @@ enum rsl_isolation {
 };
 
 struct rsl_runner_options {
-	int jobs;               /* scenarios at once, 1..1000; 0: the number
+	int jobs;               /* scenarios working at once, 1..1000; 0: the number
 	                           of processors */
 	double timeout;         /* seconds a scenario may take unless its
 	                           script says otherwise; 0: 30 */

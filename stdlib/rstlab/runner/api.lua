@@ -2,7 +2,7 @@
 --- bindings/api.c). A runner holds the scenarios it loaded and the options
 --- of its runs, and runs them as the rstlab program does: each scenario in
 --- a forked child (rstlab.runner.child), in a fresh network namespace
---- unless told otherwise, at most `jobs` at once, killed at its deadline
+--- unless told otherwise, at most `jobs` working at once (pool.schedule), killed at its deadline
 --- (rstlab.runner.pool).
 ---
 --- A run is driven by actors on the engine's loop (the runner's own, or
