@@ -55,21 +55,7 @@
 	X(pcap_compile) X(pcap_freecode) X(pcap_geterr) X(pcap_close)          \
 	X(pcap_dump_open) X(pcap_dump) X(pcap_dump_flush) X(pcap_dump_close)  \
 	X(pcap_datalink_val_to_name)
-static union {
-	struct {
-		PCAP_FUNCTIONS(RSL_DL_FIELD)
-	} fn;
-	void *slot[0 PCAP_FUNCTIONS(RSL_DL_ONE)];
-} lib;
-_Static_assert(sizeof lib.fn == sizeof lib.slot, "a function pointer is a slot");
-
-static int load_pcap(char *err, size_t errlen)
-{
-	static const char *const names[] = { PCAP_FUNCTIONS(RSL_DL_NAME) };
-	static bool loaded;
-	return rsl_dl_load(&loaded, "libpcap.so.0.8", "libpcap0.8", names, lib.slot,
-	                   sizeof lib.slot / sizeof lib.slot[0], err, errlen);
-}
+RSL_DL_LIBRARY(load_pcap, PCAP_FUNCTIONS, "libpcap.so.0.8", "libpcap0.8")
 /* What the kernel may hold for each interface between two drains
  * (rsl_capture_set_buffer): a limit on the packets' memory in the socket's
  * receive queue, not an allocation. Each packet costs what the kernel

@@ -125,17 +125,32 @@ RSL_HIDDEN const struct sock_fprog *rsl_capture_tcp_filter(int dlt);
 /* Load library soname once per process, on first use (dl.c): each of
  * names[0..n) into slots[i]; *loaded says it was. RSL_OK, or RSL_EUNAVAIL
  * with err naming the library, and the Debian package that has it, or the
- * missing function. A module keeps its functions in a union of their
- * slots and a struct of pointers typed from the header's prototypes (a
- * changed prototype is a compile error), from one X-macro list:
- *   static union { struct { LIST(RSL_DL_FIELD) } fn; void *slot[0 LIST(RSL_DL_ONE)]; } lib;
- *   static const char *const names[] = { LIST(RSL_DL_NAME) };        */
+ * missing function. */
 RSL_HIDDEN int rsl_dl_load(bool *loaded, const char *soname, const char *package,
                            const char *const *names, void **slots, size_t n, char *err,
                            size_t errlen);
+/* A module's table of such a library's functions, from one X-macro list:
+ * lib.fn.f is f, a pointer typed from the header's prototype (a changed
+ * prototype is a compile error), and load(err, errlen) fills the table
+ * the first time (rsl_dl_load). */
 #define RSL_DL_FIELD(f) __typeof__(&f) f;
 #define RSL_DL_NAME(f) #f,
 #define RSL_DL_ONE(f) +1
+#define RSL_DL_LIBRARY(load, LIST, soname, package)                                     \
+	static union {                                                                  \
+		struct {                                                                \
+			LIST(RSL_DL_FIELD)                                              \
+		} fn;                                                                   \
+		void *slot[0 LIST(RSL_DL_ONE)];                                         \
+	} lib;                                                                          \
+	_Static_assert(sizeof lib.fn == sizeof lib.slot, "a function pointer is a slot"); \
+	static int load(char *err, size_t errlen)                                       \
+	{                                                                               \
+		static const char *const names[] = { LIST(RSL_DL_NAME) };               \
+		static bool loaded;                                                     \
+		return rsl_dl_load(&loaded, soname, package, names, lib.slot,           \
+		                   sizeof lib.slot / sizeof lib.slot[0], err, errlen);  \
+	}
 
 /* Bring lo up in the current network namespace (SIOCSIFFLAGS). */
 RSL_HIDDEN int rsl_lo_up(char *err, size_t errlen);

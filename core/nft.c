@@ -26,21 +26,7 @@
 	X(nft_ctx_buffer_error) X(nft_ctx_output_set_flags)                   \
 	X(nft_run_cmd_from_buffer) X(nft_ctx_get_output_buffer)               \
 	X(nft_ctx_get_error_buffer)
-static union {
-	struct {
-		NFT_FUNCTIONS(RSL_DL_FIELD)
-	} fn;
-	void *slot[0 NFT_FUNCTIONS(RSL_DL_ONE)];
-} lib;
-_Static_assert(sizeof lib.fn == sizeof lib.slot, "a function pointer is a slot");
-
-static int load_lib(char *err, size_t errlen)
-{
-	static const char *const names[] = { NFT_FUNCTIONS(RSL_DL_NAME) };
-	static bool loaded;
-	return rsl_dl_load(&loaded, "libnftables.so.1", "libnftables1", names, lib.slot,
-	                   sizeof lib.slot / sizeof lib.slot[0], err, errlen);
-}
+RSL_DL_LIBRARY(load_lib, NFT_FUNCTIONS, "libnftables.so.1", "libnftables1")
 
 struct rsl_nft {
 	struct nft_ctx *ctx;

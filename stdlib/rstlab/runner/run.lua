@@ -218,7 +218,7 @@ function M.run(o, out)
   end
 
   local ui = console.new(o, out)
-  local state = { running = {}, slots = {}, servers = {}, proc_of = setmetatable({}, { __mode = "k" }) }
+  local state = { running = {}, slots = {}, servers = {} }
   local summary = { passed = 0, failed = 0, errors = 0, skipped = 0, results = {},
     started = os.time(), hostname = hostname(), attempts = 0, flaky = {}, not_run = {} }
   local uncatch = o.signals and pool.catch_signals(state) or function() end
