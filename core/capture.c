@@ -608,6 +608,23 @@ static void set_rcvbuf(struct cap_handle *h, size_t bytes)
 static int held = -1;
 static bool stamps_live;
 
+/* Stamps held on for the process (and its children). */
+static int hold_stamps(void)
+{
+	if (held >= 0)
+		return RSL_OK;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int flags = TSFLAGS;
+	if (fd < 0)
+		return RSL_ESYS;
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags) < 0) {
+		close(fd);
+		return RSL_ESYS;
+	}
+	held = fd; /* open until the process ends: that is the point */
+	return RSL_OK;
+}
+
 /* The ethertype of the frames stamps_on sends itself (IEEE 802's for
  * local experiments): the IP stack, its firewall and its counters take no
  * notice of them. */
@@ -633,7 +650,7 @@ static int stamps_on(char *err, size_t errlen)
 
 	if (stamps_live)
 		return RSL_OK;
-	if (rsl_capture_hold_timestamps() != RSL_OK) {
+	if (hold_stamps() != RSL_OK) {
 		rsl_format_error(err, errlen, "cannot switch packet timestamps on: %s",
 		                 strerror(errno));
 		return RSL_ESYS;
@@ -1022,16 +1039,14 @@ void rsl_capture_free(struct rsl_capture *cap)
 
 int rsl_capture_hold_timestamps(void)
 {
-	if (held >= 0)
-		return RSL_OK;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int flags = TSFLAGS;
-	if (fd < 0)
-		return RSL_ESYS;
-	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags) < 0) {
-		close(fd);
-		return RSL_ESYS;
-	}
-	held = fd; /* open until the process ends: that is the point */
-	return RSL_OK;
+	char err[RSL_ERRLEN];
+	int rc = hold_stamps();
+	/* In a namespace of its own that no scenario uses (a file's server),
+	 * the check that stamps are live is made once, on its lo, for every
+	 * child forked from here: each would otherwise make a packet socket
+	 * for it, and closing one waits for an RCU grace period. A check that
+	 * cannot be made here is left to the children. */
+	if (rc == RSL_OK && rsl_sandbox_prepared() && rsl_lo_up(err, sizeof err) == RSL_OK)
+		rc = stamps_on(err, sizeof err);
+	return rc;
 }

@@ -154,6 +154,10 @@ RSL_HIDDEN int rsl_dl_load(bool *loaded, const char *soname, const char *package
 
 /* Bring lo up in the current network namespace (SIOCSIFFLAGS). */
 RSL_HIDDEN int rsl_lo_up(char *err, size_t errlen);
+/* True in a process that rsl_sandbox_prepare put in a network namespace
+ * of its own, which no scenario uses: every rsl_sandbox_enter from it (or
+ * from a child forked from it) makes a new one. */
+RSL_HIDDEN bool rsl_sandbox_prepared(void);
 
 /* ---- work off the loop (worker.c) --------------------------------------- */
 

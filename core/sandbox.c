@@ -189,6 +189,11 @@ int rsl_sandbox_prepare(char *err, size_t errlen)
 	return rc;
 }
 
+bool rsl_sandbox_prepared(void)
+{
+	return prepared;
+}
+
 int rsl_sandbox_enter(char *err, size_t errlen)
 {
 	bool again = true;

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/netlink.h>
@@ -375,6 +376,84 @@ static void test_pcap_loaded_on_first_use(void **state)
 	rsl_loop_free(loop);
 }
 
+/* Frames lo of this process's namespace has sent (/proc/self/net/dev,
+ * whose lines are the reader's namespace's), or -1. */
+static long lo_tx_packets(void)
+{
+	FILE *f = fopen("/proc/self/net/dev", "r");
+	char line[512];
+	long tx = -1;
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *p = strstr(line, "lo:");
+		long v[10];
+		if (p != NULL && sscanf(p + 3, "%ld %ld %ld %ld %ld %ld %ld %ld %ld %ld", &v[0], &v[1],
+		                        &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]) == 10)
+			tx = v[9];
+	}
+	fclose(f);
+	return tx;
+}
+
+/* In a fresh sandbox: open a capture on lo and return the frames lo sent
+ * while it opened (the check that packet timestamps are live sends one to
+ * itself), as an exit status: 0 to 9, 100 for an error. */
+static int frames_of_a_capture(void)
+{
+	char e[256];
+	if (rsl_sandbox_enter(e, sizeof e) != RSL_OK)
+		return 100;
+	long before = lo_tx_packets();
+	struct rsl_loop *loop = rsl_loop_new();
+	struct rsl_capture *cap = loop != NULL ? rsl_capture_new(loop, NULL, NULL) : NULL;
+	if (cap == NULL || before < 0 || rsl_capture_add(cap, "lo", NULL, NULL) != RSL_OK)
+		return 100;
+	long sent = lo_tx_packets() - before;
+	rsl_capture_free(cap);
+	rsl_loop_free(loop);
+	return sent >= 0 && sent < 10 ? (int)sent : 100;
+}
+
+/* The exit status of fn() run in a child process. */
+static int in_child(int (*fn)(void))
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(fn());
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* A file's server (prepared, holding timestamps) checks on its own lo that
+ * packet timestamps are live, once: captures in the children it forks
+ * then send nothing for that check. */
+static int server_then_capture(void)
+{
+	char e[256];
+	if (rsl_sandbox_prepare(e, sizeof e) != RSL_OK || rsl_capture_hold_timestamps() != RSL_OK)
+		return 100;
+	if (lo_tx_packets() < 1) /* the server's own check went over its lo */
+		return 101;
+	return in_child(frames_of_a_capture);
+}
+
+/* Captures check that packet timestamps are live before they open, with
+ * a frame sent to themselves over lo; a file's server makes that check
+ * once for all its children (rsl_capture_hold_timestamps). (Before any
+ * capture in main: a process that has checked passes that on to the
+ * children it forks.) */
+static void test_capture_stamps_checked_once_in_server(void **state)
+{
+	/* a process of its own checks with a frame of its own ... */
+	assert_int_equal(in_child(frames_of_a_capture), 1);
+	/* ... and one forked from a server does not */
+	assert_int_equal(in_child(server_then_capture), 0);
+}
+
 static void test_nft_rules_stay_in_their_namespace(void **state)
 {
 	int a, b;
@@ -547,6 +626,7 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nft_loaded_on_first_use),
+		cmocka_unit_test(test_capture_stamps_checked_once_in_server),
 		cmocka_unit_test(test_pcap_loaded_on_first_use),
 		cmocka_unit_test(test_netns_new_host_is_apart),
 		cmocka_unit_test(test_netns_private_ehash),

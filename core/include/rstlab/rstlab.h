@@ -380,7 +380,11 @@ RSL_API void rsl_capture_close(struct rsl_capture *cap);
  * timestamps switches them on for the whole machine, and the last one to
  * close switches them off, each by patching kernel code on every CPU
  * (1 to 4 ms a capture measured here); with one held here, a capture's
- * open and close only count. RSL_OK, or RSL_ESYS. */
+ * open and close only count. In a process that rsl_sandbox_prepare put
+ * in a network namespace of its own, it also brings that namespace's lo
+ * up and waits there until the kernel stamps packets (at most 2 s), so
+ * that the captures of children forked later need not check it each.
+ * RSL_OK, or RSL_ESYS. */
 RSL_API int rsl_capture_hold_timestamps(void);
 /* For the same processes: compile filter (NULL: "tcp", which is built in
  * and needs nothing) now, for the Ethernet frames of lo and veth
