@@ -267,6 +267,11 @@ int rsl_sock_call_apply(struct rsl_sock *s, struct rsl_sock_call *c, struct rsl_
 	if (c->op == RSL_CALL_CONNECT) {
 		learn_local(s);
 	} else if (c->op == RSL_CALL_ACCEPT) {
+		if (out == NULL) { /* an accept needs somewhere to put its socket */
+			close((int)c->ret);
+			s->err = EINVAL;
+			return fail(s, what);
+		}
 		out->fd = (int)c->ret;
 		out->family = s->family;
 		out->blocking = s->blocking;
