@@ -112,6 +112,13 @@ printf '  %-62s %7.3f s\n' "100 refused-like scenarios in one file, -j 2" \
   "$(median_of "$RSTLAB" -j 2 "$TMP/refused100.lua")"
 printf '  %-62s %7.3f s\n' "scripts/keepalive_timeout.lua (3.06 s of kernel timers)" \
   "$(median_of "$RSTLAB" scripts/keepalive_timeout.lua)"
+# The suite as issue 17's goal (3.2 s) was set for: its first scripts, whose
+# longest wait is keepalive's 3.06 s of timers.
+SEED="refused linger0 unread_close half_open_reboot keepalive_timeout middlebox_reset"
+seed_files=()
+for f in $SEED; do seed_files+=("scripts/$f.lua"); done
+printf '  %-62s %7.3f s\n' "the seed scripts (${#seed_files[@]} files), -j 2" \
+  "$(median_of "$RSTLAB" -j 2 "${seed_files[@]}")"
 printf '  %-62s %7.3f s\n' "the scenario suite ($SUITE), -j 2" "$(median_of "$RSTLAB" -j 2 "$SUITE")"
 printf '  %-62s %7.3f s\n' "the same, --max-waiting 0 (exactly 2 at once)" \
   "$(median_of "$RSTLAB" -j 2 --max-waiting 0 "$SUITE")"
