@@ -267,7 +267,7 @@ void rsl_runner_options_init(struct rsl_runner_options *o)
 static int check_options(const struct rsl_runner_options *o, char *err, size_t errlen)
 {
 	if (o->jobs < 0 || o->jobs > 1000) {
-		rsl_format_error(err, errlen, "jobs must be 1..1000 (0: the number of processors), "
+		rsl_format_error(err, errlen, "jobs must be 1..1000 (0: the processors it may run on), "
 		                 "got %d", o->jobs);
 		return RSL_EINVAL;
 	}
@@ -316,7 +316,6 @@ static int open_state(struct rsl_runner *r, const struct rsl_runner_options *o,
                       struct ev_loop *ev)
 {
 	lua_State *L = r->L;
-	long nproc = sysconf(_SC_NPROCESSORS_ONLN);
 	lua_pushcfunction(L, traceback);
 	int tb = lua_gettop(L);
 	lua_pushcfunction(L, p_open);
@@ -331,7 +330,7 @@ static int open_state(struct rsl_runner *r, const struct rsl_runner_options *o,
 	r->mod = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_getfield(L, -1, "new");
 	lua_createtable(L, 0, 8);
-	lua_pushinteger(L, o->jobs > 0 ? o->jobs : (nproc > 0 ? nproc : 1));
+	lua_pushinteger(L, o->jobs > 0 ? o->jobs : rsl_cpu_count());
 	lua_setfield(L, -2, "jobs");
 	lua_pushnumber(L, o->timeout > 0 ? o->timeout : 30);
 	lua_setfield(L, -2, "timeout");

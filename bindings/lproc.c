@@ -17,8 +17,8 @@
  * a clean state for, so the fork is saved.
  *
  * The runner's other process-level needs live here too: report(text),
- * exit(code), pid(), isatty(fd), and the file system's listdir(path) and
- * mkdir(path).
+ * exit(code), pid(), isatty(fd), cpus(), and the file system's
+ * listdir(path) and mkdir(path).
  */
 #include "private.h"
 
@@ -515,6 +515,24 @@ static int lproc_gc(lua_State *L)
 	return 0;
 }
 
+int rsl_cpu_count(void)
+{
+	cpu_set_t set;
+	long n = 0;
+	if (sched_getaffinity(0, sizeof set, &set) == 0)
+		n = CPU_COUNT(&set);
+	if (n < 1)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : (int)n;
+}
+
+/* cpus() -> n: rsl_cpu_count(). */
+static int lproc_cpus(lua_State *L)
+{
+	lua_pushinteger(L, rsl_cpu_count());
+	return 1;
+}
+
 /* isatty(fd) -> bool, columns | nil: whether fd is a terminal, and its
  * width when the terminal says. */
 static int lproc_isatty(lua_State *L)
@@ -606,7 +624,7 @@ void rsl_open_proc(lua_State *L, lua_CFunction open_state)
 		{ "fork", lproc_fork }, { "serve_next", lproc_serve_next },
 		{ "serve_fork", lproc_serve_fork },
 		{ "report", lproc_report }, { "exit", lproc_exit },
-		{ "isatty", lproc_isatty }, { "pid", lproc_getpid },
+		{ "isatty", lproc_isatty }, { "pid", lproc_getpid }, { "cpus", lproc_cpus },
 		{ "listdir", lproc_listdir }, { "mkdir", lproc_mkdir }, { NULL, NULL },
 	};
 	rsl_new_class(L, RSL_MT_PROC, methods, meta);

@@ -100,6 +100,11 @@ RSL_HIDDEN int rsl_push_status(lua_State *L, int rc, const char *msg);
  * NULL). */
 RSL_HIDDEN int rsl_push_errno(lua_State *L, int err, const char *what);
 
+/* The processors this process may run on (its affinity, as taskset or a
+ * container's cpuset leaves it; what nproc counts), at least 1: the
+ * default number of scenarios working at once (lproc.c). */
+RSL_HIDDEN int rsl_cpu_count(void);
+
 /* ---- addresses ---------------------------------------------------------- */
 
 /* Parse an "ip:port" argument or raise with file:line. */

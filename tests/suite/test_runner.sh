@@ -255,6 +255,22 @@ run "$RSTLAB" -j 1 --max-waiting 0 "$TMP/waits.lua"
 expect_status 0
 overlap waits1 waits2 && bad "--max-waiting 0: two scenarios at once: $(cat "$TMP/spans")" || ok "--max-waiting 0: one at a time"
 rm -f "$TMP/spans"
+# The default -j is the processors the run may use (its affinity), not
+# those of the machine: on one CPU (taskset), one working scenario at once.
+if command -v taskset >/dev/null && [ "$(nproc --all)" -ge 2 ]; then
+  run taskset -c 0 "$RSTLAB" "$TMP/waits.lua"
+  expect_status 0
+  overlap works1 works2 && bad "taskset -c 0, default -j: two working scenarios at once: $(cat "$TMP/spans")" \
+    || ok "taskset -c 0, default -j: one working scenario at a time"
+  rm -f "$TMP/spans"
+  run taskset -c 0,1 "$RSTLAB" "$TMP/waits.lua"
+  expect_status 0
+  overlap works1 works2 && ok "taskset -c 0,1, default -j: two working scenarios at once" \
+    || bad "taskset -c 0,1, default -j: the working scenarios ran one after the other: $(cat "$TMP/spans")"
+  rm -f "$TMP/spans"
+else
+  echo "# skipped: the default -j under taskset (no taskset, or one CPU)"
+fi
 run "$RSTLAB" --max-waiting -1 "$TMP/waits.lua"
 expect_status 2
 expect_line "--max-waiting needs an integer from 0 to 150, got '-1'"

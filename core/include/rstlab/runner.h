@@ -87,8 +87,9 @@ enum rsl_isolation {
 };
 
 struct rsl_runner_options {
-	int jobs;               /* scenarios working at once, 1..1000; 0: the number
-	                           of processors */
+	int jobs;               /* scenarios working at once, 1..1000; 0: the
+	                           processors the caller may run on (its
+	                           affinity, as nproc counts) */
 	double timeout;         /* seconds a scenario may take unless its
 	                           script says otherwise; 0: 30 */
 	double time_scale;      /* every timeout, tolerance and quiet period

@@ -34,7 +34,7 @@ local function append(list) return function(o, v) table.insert(o[list], v) end e
 --- flag), help (lines of the usage text), set(o, value, name).
 M.OPTIONS = {
   { short = "-j", long = "--jobs", arg = "N",
-    help = "run N scenarios working at once (default: the number\nof processors); one that waits (timers, peers)\n"
+    help = "run N scenarios working at once (default: the\nprocessors it may use, as nproc counts); one that\nwaits (timers, peers) "
       .. "lets the next one start",
     set = function(o, v, n) o.jobs = count(n, v) end },
   { long = "--max-waiting", arg = "M",

@@ -28,17 +28,6 @@ function M.usage_error(msg)
   return setmetatable({ usage = msg }, USAGE_MT)
 end
 
-local function nprocs()
-  local f = io.open("/proc/cpuinfo")
-  if not f then return 1 end
-  local n = 0
-  for line in f:lines() do
-    if line:match("^processor%s*:") then n = n + 1 end
-  end
-  f:close()
-  return math.max(n, 1)
-end
-
 local function hostname()
   local f = io.open("/proc/sys/kernel/hostname")
   local h = f and f:read("l")
@@ -223,7 +212,7 @@ function M.run(o, out)
     started = os.time(), hostname = hostname(), attempts = 0, flaky = {}, not_run = {} }
   local uncatch = o.signals and pool.catch_signals(state) or function() end
   local t0 = core.now()
-  local jobs = o.jobs or nprocs()
+  local jobs = o.jobs or core.cpus()
   -- The tcp_send_reset tracepoint, best effort: without it, reasons read
   -- "unchecked". Each scenario reads it with a BPF program of its own,
   -- held by descriptors: nothing to make here, nor to remove afterwards.
