@@ -148,6 +148,35 @@ end
 
 local function is_rst(p) return tcpflags.has(p.flags, "R") end
 
+-- What the reader's program says of itself, for a RST without its event,
+-- added to parts: whether it is still on the tracepoint (a reader whose
+-- program left sees nothing more), and what a program of its own counted
+-- (every RST on the machine runs it): its runs, the events it dropped as
+-- outside the slice with the nearest of them to pkt, the records the
+-- reader could not decode.
+local function program_said(pkt, parts)
+  local on = core.trace_attached()
+  if on ~= nil then
+    parts[#parts + 1] = on and "its program is on the tracepoint"
+      or "its program is no longer on the tracepoint"
+  end
+  local c = core.trace_counts()
+  if c then
+    parts[#parts + 1] = string.format("it ran %d time%s, dropped %d with no port in the slice, "
+      .. "%d record%s unreadable", c.runs, c.runs == 1 and "" or "s", c.outside, c.unreadable,
+      c.unreadable == 1 and "" or "s")
+    local near
+    for _, d in ipairs(c.drops) do
+      if not near or math.abs(d.ts - pkt.ts) < math.abs(near.ts - pkt.ts) then near = d end
+    end
+    if near then
+      parts[#parts + 1] = string.format("the nearest it dropped: ports %d > %d %+.3f s",
+        near.sport, near.dport, near.ts - pkt.ts)
+    end
+  end
+  return parts
+end
+
 --- r:of(c, pkt) -> reason | "none" | nil, why: the kernel's reason for the
 --- captured RST pkt of capture c (its count() and packet(i)). "none": no
 --- kernel announced this RST (a firewall or a middlebox made it).
@@ -210,9 +239,11 @@ function Reasons:of(c, pkt)
       if not sent then return nil, "whether a kernel made this RST cannot be told: " .. why end
       local seen = #self.events -- (none lost: that was said above)
       if sent > seen then
+        local said = program_said(pkt, {})
         return nil, string.format("no tcp_send_reset event came for this RST, but the scenario's "
           .. "hosts counted %d RST%s sent (Tcp.OutRsts) for %d event%s: it may be a kernel's whose "
-          .. "event did not come", sent, sent == 1 and "" or "s", seen, seen == 1 and "" or "s")
+          .. "event did not come%s", sent, sent == 1 and "" or "s", seen, seen == 1 and "" or "s",
+          #said > 0 and " (" .. table.concat(said, "; ") .. ")" or "")
       end
       return "none"
     end
@@ -300,28 +331,7 @@ function Reasons:why_none(pkt)
   if any and (not same or any.e ~= same.e) then
     parts[#parts + 1] = "the nearest of all: " .. show(any)
   end
-  -- A reader whose program left the tracepoint sees nothing more.
-  local on = core.trace_attached()
-  if on ~= nil then
-    parts[#parts + 1] = on and "its program is on the tracepoint"
-      or "its program is no longer on the tracepoint"
-  end
-  -- What its own program saw: every RST on the machine runs it.
-  local c = core.trace_counts()
-  if c then
-    parts[#parts + 1] = string.format("it ran %d time%s, dropped %d with no port in the slice, "
-      .. "%d record%s unreadable", c.runs, c.runs == 1 and "" or "s", c.outside, c.unreadable,
-      c.unreadable == 1 and "" or "s")
-    local near
-    for _, d in ipairs(c.drops) do
-      if not near or math.abs(d.ts - pkt.ts) < math.abs(near.ts - pkt.ts) then near = d end
-    end
-    if near then
-      parts[#parts + 1] = string.format("the nearest it dropped: ports %d > %d %+.3f s",
-        near.sport, near.dport, near.ts - pkt.ts)
-    end
-  end
-  return table.concat(parts, "; ")
+  return table.concat(program_said(pkt, parts), "; ")
 end
 
 --- r:close(): stop reading (closing the BPF program's descriptors).

@@ -50,6 +50,12 @@ expect_line '^PASS .*every kernel RST announced: reason none \([0-9]+ ms\)$'
 run "$RSTLAB" --strict -j 2 tests/reasons/unseen.lua
 expect_status 1
 expect_line '^1 passed, 1 failed$'
+# The clause says what the reader's program saw. Alone, the scenario's
+# program is its own: it ran for the unannounced RST and dropped it, its
+# ports outside the slice (the closed port 1000 answering 1001).
+run "$RSTLAB" --filter 'went unannounced' tests/reasons/unseen.lua
+expect_status 0
+expect_line 'for 0 events: it may be a kernel.s whose event did not come \(its program is on the tracepoint; it ran [1-9][0-9]* times?, dropped [1-9][0-9]* with no port in the slice, 0 records unreadable; the nearest it dropped: ports [0-9]+ > [0-9]+ [-+][0-9.]+ s\)$'
 
 # A kernel's own RST is not "none".
 mutant scripts/linger0.lua 's/reason TCP_STATE/reason none/' \
