@@ -60,7 +60,7 @@ wait_for() {
 snapshot before
 
 # ---- 1. many scenarios in one process -----------------------------------
-ROUNDS=12
+ROUNDS=20
 run env LD_PRELOAD="${RSTLAB_LUA_PRELOAD:-}" LUA_CPATH="$RSTLAB_MODULE_DIR/?.so;;" \
   lua5.4 tests/resources/loop.lua $ROUNDS
 expect_status 0
@@ -70,9 +70,25 @@ field() { sed -n "s/^round $1: .* $2 \([0-9]*\).*/\1/p" "$OUT"; }
 fd2=$(field 2 fds) fdN=$(field $ROUNDS fds)
 [ -n "$fdN" ] && [ "$fdN" -le "$fd2" ] && ok "descriptors: $fd2 after round 2, $fdN after round $ROUNDS" \
   || bad "descriptors grew: $fd2 after round 2, $fdN after round $ROUNDS"
-lua2=$(field 2 lua_kb) luaN=$(field $ROUNDS lua_kb)
-[ -n "$luaN" ] && [ "$luaN" -le $((lua2 + 16)) ] && ok "Lua heap: $lua2 KB after round 2, $luaN KB after round $ROUNDS" \
-  || bad "Lua heap grew: $lua2 KB after round 2, $luaN KB after round $ROUNDS"
+# The heap after a round's two full collections takes one of two sizes
+# about 17 KB apart (269 or 286 KB here, in no order from round to round,
+# in this release and the one before: something sized by the round's peak
+# is kept until the next). So a leak is looked for between the smallest
+# heap of rounds 2-4 and that of the last three, 16 rounds later: at most
+# 20 KB more, where that step alone is 17 (a leak of 2.3 KB a round, 20
+# scenarios, fails it whatever the steps do).
+lua_min() { # lua_min FIRST LAST: the smallest heap of those rounds
+  local r m= v
+  for r in $(seq "$1" "$2"); do
+    v=$(field "$r" lua_kb)
+    [ -n "$v" ] && { [ -z "$m" ] || [ "$v" -lt "$m" ]; } && m=$v
+  done
+  echo "$m"
+}
+lua_early=$(lua_min 2 4) lua_late=$(lua_min $((ROUNDS - 2)) $ROUNDS)
+[ -n "$lua_early" ] && [ -n "$lua_late" ] && [ "$lua_late" -le $((lua_early + 20)) ] \
+  && ok "Lua heap: $lua_early KB at least in rounds 2-4, $lua_late KB in rounds $((ROUNDS - 2))-$ROUNDS" \
+  || bad "Lua heap grew: ${lua_early:-?} KB at least in rounds 2-4, ${lua_late:-?} KB in rounds $((ROUNDS - 2))-$ROUNDS"
 ch=$(field $ROUNDS children)
 [ "$ch" = 0 ] && ok "no child process left" || bad "$ch child processes left"
 if [ -z "${RSTLAB_LUA_PRELOAD:-}" ]; then
