@@ -14,15 +14,34 @@ MUT=
 ok()  { PASS=$((PASS + 1)); echo "ok: $*"; }
 bad() { FAIL=$((FAIL + 1)); echo "FAILED: $*"; echo "--- output of the last run:"; sed 's/^/| /' "$OUT"; }
 
+# A clause unchecked because a RST that the scenario's kernels counted as
+# sent came without its tcp_send_reset event. On this VM that happens now
+# and then to a keepalive timer's RST: the program is on the tracepoint,
+# is not skipped, and the kernel does not run it (README, Flakiness). A
+# run that reads so (with a kernel's reason expected: a clause expecting
+# "none" is what tests/reasons/unseen.lua makes on purpose) is made once
+# more, and the test says so; a second time, it stands.
+KERNEL_MISS='reason [A-Z][A-Z_]* unchecked: no tcp_send_reset event came for this RST'
+
+# Whether the last run's output holds a sanitizer report (any process of
+# the run, forked scenario processes too): then the test fails, whatever
+# the run was expected to do.
+sanitizer_report() {
+  if grep -Eq 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$OUT"; then
+    bad "sanitizer report in the output of: $*"
+  fi
+}
+
 # run CMD...: run with a time bound, keep stdout+stderr and the status.
 run() {
   timeout 120 "$@" >"$OUT" 2>&1
   STATUS=$?
-  # In a sanitized build, a report from any process of the run (forked
-  # scenario processes too) fails the test, whatever the run was expected
-  # to do.
-  if grep -Eq 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$OUT"; then
-    bad "sanitizer report in the output of: $*"
+  sanitizer_report "$@"
+  if grep -Eq "$KERNEL_MISS" "$OUT"; then
+    echo "# run again: $(grep -Eo "$KERNEL_MISS" "$OUT" | head -1) ($*)"
+    timeout 120 "$@" >"$OUT" 2>&1
+    STATUS=$?
+    sanitizer_report "$@"
   fi
 }
 expect_status() { [ "$STATUS" -eq "$1" ] && ok "exit status $1" || bad "exit status $STATUS, expected $1"; }
